@@ -32,7 +32,7 @@ const seconds = (min: number) =>
 /** A non-negative integer; `0` means unlimited where the setting says so. */
 const count = (max: number) =>
   z.preprocess(
-    (value) => (typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
+    (value) => (typeof value === "string" && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value),
     z
       .number({ error: "expected a whole number" })
       .int({ error: "expected a whole number" })
@@ -49,7 +49,7 @@ const rate = z.preprocess(
 );
 
 const port = z.preprocess(
-  (value) => (typeof value === "string" && /^\s*\d+\s*$/.test(value) ? Number(value) : value),
+  (value) => (typeof value === "string" && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value),
   z
     .number({ error: "expected a port number" })
     .int()
