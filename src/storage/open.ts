@@ -2,8 +2,6 @@
  * openStorage: the one place where a Storage is assembled from settings —
  * adapter → pool → shared file tier → retry → throttle → operation log → read-only.
  */
-import { createFtpDialer } from "./ftp/dialer.ts";
-import { createSftpDialer } from "./sftp/dialer.ts";
 import { createLocalDialer } from "./adapters/local.ts";
 import { MemoryServer } from "./adapters/memory.ts";
 import { FileStorage } from "./file-storage.ts";
@@ -26,21 +24,24 @@ export interface OpenOptions {
   retry?: Partial<Omit<RetryOptions, "maxRetries">>;
 }
 
-/** Builds the dialer for one protocol. */
-export function createDialer(
+/**
+ * Builds the dialer for one protocol. The FTP and SFTP adapters are loaded on first use, so a
+ * local backup never pays for loading ssh2 or basic-ftp.
+ */
+export async function createDialer(
   settings: StorageSettings,
   log: ProtocolLog,
   memory?: MemoryServer,
-): Dialer {
+): Promise<Dialer> {
   switch (settings.type) {
     case "local":
       return createLocalDialer(settings);
     case "memory":
       return memory ?? new MemoryServer();
     case "ftp":
-      return createFtpDialer(settings, log);
+      return (await import("./ftp/dialer.ts")).createFtpDialer(settings, log);
     case "sftp":
-      return createSftpDialer(settings, log);
+      return (await import("./sftp/dialer.ts")).createSftpDialer(settings, log);
   }
 }
 
@@ -58,7 +59,7 @@ export async function openStorage(
     (settings.protocolLog === undefined ? silentLog : new FileProtocolLog(settings.protocolLog));
   if ("password" in settings) log.addSecret(settings.password);
   if ("passphrase" in settings) log.addSecret(settings.passphrase);
-  const dialer = createDialer(settings, log, options.memory);
+  const dialer = await createDialer(settings, log, options.memory);
   const pool = new ConnectionPool(dialer, { max: settings.maxConnections, log });
   const retry: RetryOptions = { maxRetries: settings.maxRetries, log, ...options.retry };
   const first = await retrying(retry, "Connecting", () => pool.acquire());

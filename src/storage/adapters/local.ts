@@ -3,7 +3,6 @@ import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import { resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { fromNodeError } from "../errors.ts";
 import type { Dialer, ProtocolConnection, ProtocolFeatures } from "../protocol.ts";
 import type { LocalSettings } from "../settings.ts";
@@ -90,13 +89,13 @@ class LocalConnection implements ProtocolConnection {
 
   async write(path: string, source: Readable): Promise<number> {
     let bytes = 0;
-    source.on("data", (chunk: Uint8Array) => {
-      bytes += chunk.length;
-    });
     try {
       const handle = await fs.open(path, "w", 0o600);
       try {
-        await pipeline(source, handle.createWriteStream({ autoClose: false }));
+        for await (const chunk of source as AsyncIterable<Uint8Array>) {
+          await handle.write(chunk);
+          bytes += chunk.length;
+        }
         await handle.sync();
       } finally {
         await handle.close();
