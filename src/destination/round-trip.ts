@@ -152,7 +152,7 @@ export async function runRoundTrip(
     if (freeSpace === undefined) throw new Error("the server offers no way to ask");
     return `via ${freeSpace.source}`;
   });
-  if (failed) {
+  if (steps.some((s) => s.required && !s.ok)) {
     for (const key of [first, second]) await storage.remove(key).catch(() => undefined);
     await storage.removeDir(dir).catch(() => undefined);
   }

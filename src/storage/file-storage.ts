@@ -49,7 +49,7 @@ export class FileStorage implements Storage {
     };
   }
 
-  stat(key: string): Promise<Entry> {
+  async stat(key: string): Promise<Entry> {
     const path = keyPath(this.#root, key);
     return this.#pool.use(async (connection) => ({
       ...(await connection.stat(path)),
@@ -75,10 +75,10 @@ export class FileStorage implements Storage {
   }
 
   read(key: string, options: ReadOptions = {}): Readable {
-    const path = keyPath(this.#root, key);
     const offset = options.offset ?? 0;
     const output = new PassThrough({ highWaterMark: 1 << 20 });
     void (async () => {
+      const path = keyPath(this.#root, key);
       const connection = await this.#pool.acquire();
       let released = false;
       const release = (broken: boolean) => {
@@ -144,18 +144,18 @@ export class FileStorage implements Storage {
     });
   }
 
-  remove(key: string): Promise<void> {
+  async remove(key: string): Promise<void> {
     const path = keyPath(this.#root, key);
     return this.#pool.use((connection) => connection.remove(path));
   }
 
-  removeDir(key: string): Promise<void> {
+  async removeDir(key: string): Promise<void> {
     const path = keyPath(this.#root, key);
     this.#knownDirs.delete(path);
     return this.#pool.use((connection) => connection.removeDir(path));
   }
 
-  rename(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<void> {
+  async rename(from: string, to: string, options: { overwrite?: boolean } = {}): Promise<void> {
     const source = keyPath(this.#root, from);
     const target = keyPath(this.#root, to);
     return this.#pool.use(async (connection) => {
@@ -173,12 +173,10 @@ export class FileStorage implements Storage {
     await this.#ensureDir(keyPath(this.#root, key));
   }
 
-  setMtime(key: string, mtime: Date): Promise<void> {
+  async setMtime(key: string, mtime: Date): Promise<void> {
     const path = keyPath(this.#root, key);
     if (!this.#features.setMtime) {
-      return Promise.reject(
-        new StorageError("UNSUPPORTED", "This server offers no way to set modification times."),
-      );
+      throw new StorageError("UNSUPPORTED", "This server offers no way to set modification times.");
     }
     return this.#pool.use((connection) => connection.setMtime(path, mtime));
   }

@@ -92,19 +92,20 @@ const fingerprint = z
 
 const common = {
   path: z.string().default(""),
-  connectTimeout: seconds(1).optional(),
-  idleTimeout: seconds(1).default(60),
   maxRetries: count(1000).default(5),
   maxConnections: count(256).default(4),
   bandwidthLimit: rate.optional(),
   uploadLimit: rate.optional(),
   downloadLimit: rate.optional(),
-  keepAlive: seconds(0).default(15),
   protocolLog: z.string().optional(),
   readOnly: bool.default(false),
 };
 
+/** Settings of network destinations only: a local directory has no connection to time out. */
 const network = {
+  connectTimeout: seconds(1).optional(),
+  idleTimeout: seconds(1).default(60),
+  keepAlive: seconds(0).default(15),
   host: z
     .string()
     .min(1, { error: "a host is required" })

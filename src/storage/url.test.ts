@@ -52,6 +52,7 @@ describe("parseDestination", () => {
     assert.equal(defaultPort(parseDestination("sftp://u@h/b").settings), 22);
     assert.equal(settings.maxRetries, 5);
     assert.equal(settings.maxConnections, 4);
+    assert.ok(settings.type === "ftp");
     assert.equal(settings.idleTimeout, 60);
     assert.equal(settings.keepAlive, 15);
   });

@@ -100,14 +100,12 @@ class MemoryConnection implements ProtocolConnection {
     this.root = root;
   }
 
-  #run<T>(operation: MemoryOperation, path: string, body: () => T): Promise<T> {
-    try {
-      if (this.#closed) throw failure("CONNECTION", "The connection is closed.");
-      this.#server.check(operation, path);
-      return Promise.resolve(body());
-    } catch (error) {
-      return Promise.reject(error as Error);
-    }
+  /** Runs one operation asynchronously, as a network adapter would, after the fault hook. */
+  async #run<T>(operation: MemoryOperation, path: string, body: () => T): Promise<T> {
+    await Promise.resolve();
+    if (this.#closed) throw failure("CONNECTION", "The connection is closed.");
+    this.#server.check(operation, path);
+    return body();
   }
 
   stat(path: string): Promise<Entry> {
