@@ -45,8 +45,14 @@ export function algorithmList(list: readonly string[]): string[] | Edit {
 }
 
 /**
- * The ssh2 `algorithms` option. `preferHostKeys` (algorithms for the key types known_hosts lists
- * for this host) go first in the host key list unless the setting gives that list.
+ * The ssh2 `algorithms` option. Ciphers and MACs keep ssh2's defaults unless the setting gives
+ * them: on a CPU with AES instructions ssh2 1.17 puts aes128-gcm@openssh.com first and, without
+ * its native binding (the usual case), chacha20-poly1305 last, which is the fastest order on
+ * Node's crypto. Measured against OpenSSH on loopback, 4 × 64 MiB uploads: aes128-gcm and
+ * aes256-gcm alike, aes128-ctr + hmac-sha2-256-etm ~15% slower, chacha20-poly1305 ~40%
+ * slower at twice the client CPU per byte. `preferHostKeys` (algorithms for the key types
+ * known_hosts lists for this host) go first in the host key list unless the setting gives that
+ * list.
  */
 export function sshAlgorithms(
   setting: SftpSettings["algorithms"],

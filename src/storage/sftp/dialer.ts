@@ -17,7 +17,8 @@ import { SftpConnection } from "./connection.ts";
 import { openSftp, startSsh } from "./handshake.ts";
 import { type HostKeyVerdict, fingerprint, keyType, knownAlgorithms } from "./host-key.ts";
 import { SftpSession } from "./session.ts";
-import { sftpDataLimits, sftpExtensions } from "./ssh2-internals.ts";
+import { coalesceWrites } from "./socket-writes.ts";
+import { sftpDataLimits, sftpExtensions, useKeyObjects } from "./ssh2-internals.ts";
 import { toStorageError } from "./status.ts";
 import { readKnownHosts, verifyHostKey } from "./trust.ts";
 
@@ -84,6 +85,7 @@ async function dial(settings: SftpSettings, log: ProtocolLog): Promise<ProtocolC
   });
   // ssh2 leaves Nagle on for a socket it is given: streamed writes would crawl at ~2 MiB/s.
   socket.setNoDelay(true);
+  coalesceWrites(socket);
 
   const client = new ssh2.Client();
   let verdict: HostKeyVerdict | undefined;
@@ -109,6 +111,7 @@ async function dial(settings: SftpSettings, log: ProtocolLog): Promise<ProtocolC
   };
   client.on("handshake", (value) => {
     negotiated = value;
+    useKeyObjects(client);
   });
 
   try {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { Readable } from "node:stream";
+import { PassThrough, Readable } from "node:stream";
 import { describe, it } from "node:test";
 import type { SFTPWrapper } from "ssh2";
 import { isStorageError } from "../errors.ts";
@@ -32,7 +32,7 @@ function fakeSftp(options: FakeOptions = {}) {
   let file = options.file ?? Buffer.alloc(0);
   let requests = 0;
   let outstanding = 0;
-  const stats = { maxOutstanding: 0, closed: 0 };
+  const stats = { maxOutstanding: 0, closed: 0, written: [] as Buffer[] };
   const answer = (run: () => void) => {
     requests++;
     if (options.hangAt !== undefined && requests >= options.hangAt) return undefined;
@@ -75,6 +75,7 @@ function fakeSftp(options: FakeOptions = {}) {
       position: number,
       cb: StatusCallback,
     ) {
+      stats.written.push(data);
       const copy = Buffer.from(data.subarray(offset, offset + length));
       const failure = answer(() => {
         if (failure) {
@@ -215,6 +216,51 @@ describe("writeAll", () => {
       else assert.ok(fake.stats.maxOutstanding > 1, "pipelined");
     });
   }
+
+  it("sends chunks the source had buffered as views of them, without joining them first", async () => {
+    const fake = fakeSftp();
+    const { session: s } = session(fake.sftp);
+    const chunks = Array.from({ length: 4 }, () => randomBytes(1 << 20));
+    // All four are buffered before the upload starts: Readable's async iterator would hand them
+    // out as one new 4 MiB Buffer.
+    const source = new PassThrough({ highWaterMark: 8 << 20 });
+    for (const chunk of chunks) source.write(chunk);
+    source.end();
+    const sent = await writeAll(s, handle, "/f", source, { chunkSize: 1 << 18, inFlight: 4 });
+    assert.equal(sent, 4 << 20);
+    assert.ok(fake.contents().equals(Buffer.concat(chunks)));
+    assert.equal(fake.stats.written.length, 16);
+    for (const data of fake.stats.written) {
+      assert.ok(
+        chunks.some((chunk) => chunk.buffer === data.buffer),
+        "a write request carries a copy instead of a view of a source chunk",
+      );
+    }
+  });
+
+  it("writes nothing for an empty source", async () => {
+    const fake = fakeSftp();
+    const { session: s } = session(fake.sftp);
+    const sent = await writeAll(s, handle, "/f", Readable.from([]), {
+      chunkSize: 1024,
+      inFlight: 2,
+    });
+    assert.equal(sent, 0);
+    assert.equal(fake.stats.written.length, 0);
+  });
+
+  it("rejects (INVALID) a source destroyed before its end", async () => {
+    const fake = fakeSftp();
+    const { session: s } = session(fake.sftp);
+    const source = new PassThrough();
+    source.write(randomBytes(10_000));
+    setTimeout(() => source.destroy(), 20);
+    await assert.rejects(
+      writeAll(s, handle, "/f", source, { chunkSize: 1024, inFlight: 2 }),
+      (error: unknown) =>
+        isStorageError(error, "INVALID") && /premature close/i.test(error.message),
+    );
+  });
 
   it("rejects with the first failure and stops reading the source", async () => {
     const fake = fakeSftp({

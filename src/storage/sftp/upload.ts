@@ -3,7 +3,7 @@
  * with sequentialWrites). Data requests are not logged one by one: the log gets the transfer and
  * its outcome.
  */
-import type { Readable } from "node:stream";
+import { type Readable, finished } from "node:stream";
 import { StorageError } from "../errors.ts";
 import type { SftpSession, TransferTuning } from "./session.ts";
 
@@ -106,7 +106,7 @@ export async function writeAll(
       "*",
       `WRITE ${path}: ${String(tuning.inFlight)} × ${String(tuning.chunkSize)} bytes in flight`,
     );
-    for await (const chunk of source as AsyncIterable<Buffer | Uint8Array | string>) {
+    for await (const chunk of chunksOf(source)) {
       if (!ok()) break;
       const buffer =
         typeof chunk === "string"
@@ -146,4 +146,49 @@ export async function writeAll(
   }
   session.log.write(session.id, "<", `WRITE ${path}: ${String(acknowledged)} bytes acknowledged`);
   return acknowledged;
+}
+
+/**
+ * The chunks of `source` one at a time, as they were pushed. Readable's own async iterator calls
+ * `read()`, which joins everything buffered into one new Buffer: a copy of every byte whenever
+ * the source is ahead of the upload, which it is whenever the network is the bottleneck. In
+ * flowing mode `read()` hands out the buffered chunks one by one. The source is paused while the
+ * consumer works on a chunk, so at most what it buffers by itself is held in memory. Throws the
+ * source's error, or a premature-close error when it is destroyed before its end.
+ */
+async function* chunksOf(source: Readable): AsyncGenerator<Buffer | Uint8Array | string> {
+  const queue: (Buffer | Uint8Array | string)[] = [];
+  // An object: its fields are set by callbacks between the awaits.
+  const end: { reached: boolean; error: Error | undefined } = { reached: false, error: undefined };
+  let wake: (() => void) | undefined;
+  const onData = (chunk: Buffer | Uint8Array | string) => {
+    queue.push(chunk);
+    source.pause();
+    wake?.();
+  };
+  const stop = finished(source, { writable: false }, (error) => {
+    end.reached = true;
+    end.error = error ?? undefined;
+    wake?.();
+  });
+  source.on("data", onData);
+  try {
+    for (;;) {
+      const chunk = queue.shift();
+      if (chunk !== undefined) {
+        yield chunk;
+        continue;
+      }
+      if (end.error !== undefined) throw end.error;
+      if (end.reached) return;
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        source.resume();
+      });
+      wake = undefined;
+    }
+  } finally {
+    source.off("data", onData);
+    stop();
+  }
 }
