@@ -34,21 +34,37 @@ describe("ferry destination test", () => {
   it("prints one JSON report with --json", async () => {
     const result = await ferry(["destination", "test", join(base, "json"), "--json"]);
     assert.equal(result.code, 0, result.stderr);
-    const report = JSON.parse(result.stdout) as { ok: boolean; steps: unknown[]; server: { protocol: string } };
+    const report = JSON.parse(result.stdout) as {
+      ok: boolean;
+      steps: unknown[];
+      server: { protocol: string };
+    };
     assert.equal(report.ok, true);
     assert.equal(report.server.protocol, "local");
     assert.equal(report.steps.length, 10);
   });
 
   it("exits 2 with one clear line for a bad setting", async () => {
-    const result = await ferry(["destination", "test", "ftp://u@127.0.0.1/b", "--set", "maxConnections=lots"]);
+    const result = await ferry([
+      "destination",
+      "test",
+      "ftp://u@127.0.0.1/b",
+      "--set",
+      "maxConnections=lots",
+    ]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /setting "maxConnections" = "lots": expected a whole number/);
     assert.doesNotMatch(result.stderr, /\n\s+at /, "no stack trace");
   });
 
   it("refuses a password on the command line", async () => {
-    const result = await ferry(["destination", "test", "ftp://u@127.0.0.1/b", "--set", "password=hunter2"]);
+    const result = await ferry([
+      "destination",
+      "test",
+      "ftp://u@127.0.0.1/b",
+      "--set",
+      "password=hunter2",
+    ]);
     assert.equal(result.code, 2);
     assert.match(result.stderr, /--password-file/);
     assert.doesNotMatch(result.stderr, /hunter2/);
@@ -58,7 +74,14 @@ describe("ferry destination test", () => {
     const file = join(base, "pass");
     await writeFile(file, "s3cret-value\n");
     const result = await ferry([
-      "destination", "test", "ftp://u@127.0.0.1:1/b", "--password-file", file, "--set", "maxRetries=1", "--json",
+      "destination",
+      "test",
+      "ftp://u@127.0.0.1:1/b",
+      "--password-file",
+      file,
+      "--set",
+      "maxRetries=1",
+      "--json",
     ]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /127\.0\.0\.1:1/);

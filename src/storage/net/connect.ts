@@ -140,6 +140,8 @@ async function httpConnect(proxy: URL, port: number, options: ConnectOptions): P
       }
       socket.off("data", onData);
       socket.off("error", onError);
+      // Back to paused mode: bytes after the proxy's header wait for the caller's listener.
+      socket.pause();
       const status = /^HTTP\/1\.[01] (\d{3})([^\r]*)/.exec(head.toString("latin1"));
       if (!status?.[1]?.startsWith("2")) {
         fail("CONNECTION", `the proxy answered "${(status?.[0] ?? "no HTTP status").trim()}"`);
