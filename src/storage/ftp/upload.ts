@@ -115,6 +115,13 @@ async function pump(
     }
     const late = failure();
     if (late !== undefined) throw late;
+    if (sent === 0 && "encrypted" in socket) {
+      // vsftpd 3.0.3 on a resumed TLS 1.2 session answers "426 Failure reading network stream"
+      // to about one empty upload in four when close_notify leaves in the same flight as the
+      // handshake's last message: let that flight go out on its own first (measured 23/100
+      // failures before, 0/100 after; TLS 1.3 and non-empty uploads are not affected).
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const finished = waitFor(socket, "finish", idleMs, what);
     socket.end();
     await finished;
