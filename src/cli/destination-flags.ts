@@ -2,11 +2,12 @@
 import { type Command, Option } from "commander";
 import { parseDestination, type ParsedDestination } from "../storage/url.ts";
 import { UsageError } from "./errors.ts";
-import { findPassword, needsPassword, promptPassword } from "./secrets.ts";
+import { findSecret, mayNeedPassphrase, needsPassword, promptPassword } from "./secrets.ts";
 
 export interface DestinationFlags {
   set?: string[];
   passwordFile?: string;
+  passphraseFile?: string;
   protocolLog?: string;
 }
 
@@ -21,6 +22,10 @@ export function addDestinationFlags(command: Command): void {
     .option(
       "--password-file <file>",
       "read the password from a file (else FERRY_DESTINATION_PASSWORD, else a prompt on a terminal)",
+    )
+    .option(
+      "--passphrase-file <file>",
+      "read the SSH key's passphrase from a file (else FERRY_DESTINATION_PASSPHRASE)",
     )
     .option("--protocol-log <file>", "append every command and reply to a file (secrets masked)");
 }
@@ -46,20 +51,33 @@ export async function resolveDestination(
   flags: DestinationFlags,
 ): Promise<ParsedDestination> {
   const overrides: Record<string, unknown> = parseSetFlags(flags.set);
-  if ("password" in overrides) {
-    throw new UsageError(
-      "Refusing --set password=…: a password on the command line is visible to other users. Use --password-file or FERRY_DESTINATION_PASSWORD.",
-    );
+  for (const secret of ["password", "passphrase"]) {
+    if (secret in overrides) {
+      throw new UsageError(
+        `Refusing --set ${secret}=…: a ${secret} on the command line is visible to other users. Use --${secret}-file or FERRY_DESTINATION_${secret.toUpperCase()}.`,
+      );
+    }
   }
   if (flags.protocolLog !== undefined) overrides.protocolLog = flags.protocolLog;
-  const parsed = parseDestination(url, overrides);
-  if (needsPassword(parsed.settings)) {
+  let parsed = parseDestination(url, overrides);
+  const { settings } = parsed;
+  if (needsPassword(settings)) {
+    const where = `${"user" in settings ? (settings.user ?? "") : ""}@${"host" in settings ? settings.host : ""}`;
     const password =
-      (await findPassword(flags.passwordFile)) ??
-      (await promptPassword(
-        `Password for ${"user" in parsed.settings ? (parsed.settings.user ?? "") : ""}@${"host" in parsed.settings ? parsed.settings.host : ""}: `,
-      ));
-    if (password !== undefined) return parseDestination(url, { ...overrides, password });
+      (await findSecret("password", flags.passwordFile, "FERRY_DESTINATION_PASSWORD")) ??
+      (await promptPassword(`Password for ${where}: `));
+    if (password !== undefined) overrides.password = password;
+  }
+  if (mayNeedPassphrase(settings)) {
+    const passphrase = await findSecret(
+      "passphrase",
+      flags.passphraseFile,
+      "FERRY_DESTINATION_PASSPHRASE",
+    );
+    if (passphrase !== undefined) overrides.passphrase = passphrase;
+  }
+  if ("password" in overrides || "passphrase" in overrides) {
+    parsed = { ...parseDestination(url, overrides), warnings: parsed.warnings };
   }
   return parsed;
 }

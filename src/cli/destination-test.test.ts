@@ -85,7 +85,53 @@ describe("ferry destination test", () => {
     ]);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /127\.0\.0\.1:1/);
+    const report = JSON.parse(result.stdout) as { ok: boolean; error: { code: string } };
+    assert.equal(report.ok, false);
+    assert.equal(report.error.code, "CONNECTION");
     assert.doesNotMatch(result.stderr + result.stdout, /s3cret-value/);
+  });
+
+  it("refuses a passphrase on the command line", async () => {
+    const result = await ferry([
+      "destination",
+      "test",
+      "sftp://u@127.0.0.1/b",
+      "--set",
+      "passphrase=topsecret",
+    ]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--passphrase-file/);
+    assert.doesNotMatch(result.stderr, /topsecret/);
+  });
+
+  it("names a malformed URL and an unwritable protocol log, without a stack trace", async () => {
+    const bad = await ferry(["destination", "test", "ftp://us%ZZer@127.0.0.1/b"]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /malformed %-escape/);
+    const file = join(base, "a-file");
+    await writeFile(file, "x");
+    const log = await ferry([
+      "destination",
+      "test",
+      join(base, "d2"),
+      "--protocol-log",
+      join(file, "log"),
+    ]);
+    assert.equal(log.code, 1);
+    assert.match(log.stderr, /Cannot write the protocol log/);
+    assert.doesNotMatch(bad.stderr + log.stderr, /\n\s+at /);
+  });
+
+  it("masks a passphrase given in the URL wherever it is echoed", async () => {
+    const result = await ferry([
+      "destination",
+      "test",
+      "sftp://u@127.0.0.1:1/b?privateKey=/nonexistent&passphrase=KEYPASS1&maxRetries=1",
+      "--json",
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(result.stderr, /passphrase was given in the URL/);
+    assert.doesNotMatch(result.stderr + result.stdout, /KEYPASS1/);
   });
 
   it("teaches with --help", async () => {

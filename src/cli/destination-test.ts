@@ -1,6 +1,7 @@
 /** `ferry destination test <url>`: connect, run the round trip, report. */
 import type { Command } from "commander";
 import { runRoundTrip, type RoundTripReport, type StepResult } from "../destination/round-trip.ts";
+import { isStorageError } from "../storage/errors.ts";
 import { openStorage } from "../storage/open.ts";
 import { formatSize } from "../storage/units.ts";
 import { redactUrl } from "../storage/url.ts";
@@ -46,7 +47,20 @@ Settings (--set key=value or URL query parameters): see docs/settings.md.`,
     const json = flags.json === true;
     if (!json) process.stderr.write(`Connecting to ${redactUrl(url)} …\n`);
     const t0 = performance.now();
-    const storage = await openStorage(settings);
+    let storage;
+    try {
+      storage = await openStorage(settings);
+    } catch (error) {
+      if (json) {
+        const failure = isStorageError(error)
+          ? { code: error.code, message: error.message }
+          : { code: "UNKNOWN", message: error instanceof Error ? error.message : String(error) };
+        process.stdout.write(
+          `${JSON.stringify({ destination: redactUrl(url), ok: false, error: failure }, null, 2)}\n`,
+        );
+      }
+      throw error;
+    }
     const connectMs = performance.now() - t0;
     let report: RoundTripReport;
     try {

@@ -20,18 +20,32 @@ export function needsPassword(settings: StorageSettings): boolean {
   return false;
 }
 
-/** Reads the password from the first source that has one, or undefined. */
-export async function findPassword(passwordFile: string | undefined): Promise<string | undefined> {
-  if (passwordFile !== undefined) {
+/** True when the settings name an encrypted-looking key but hold no passphrase. */
+export function mayNeedPassphrase(settings: StorageSettings): boolean {
+  return (
+    settings.type === "sftp" &&
+    settings.privateKey !== undefined &&
+    settings.passphrase === undefined
+  );
+}
+
+/**
+ * Reads a secret from the first source that has one: the file, else the environment variable.
+ * `what` names it in errors ("password", "passphrase").
+ */
+export async function findSecret(
+  what: string,
+  file: string | undefined,
+  variable: string,
+): Promise<string | undefined> {
+  if (file !== undefined) {
     try {
-      return (await readFile(passwordFile, "utf8")).replace(/\r?\n$/, "");
+      return (await readFile(file, "utf8")).replace(/\r?\n$/, "");
     } catch (error) {
-      throw new UsageError(
-        `Cannot read the password file "${passwordFile}": ${(error as Error).message}.`,
-      );
+      throw new UsageError(`Cannot read the ${what} file "${file}": ${(error as Error).message}.`);
     }
   }
-  return process.env.FERRY_DESTINATION_PASSWORD;
+  return process.env[variable];
 }
 
 /** Asks on the terminal without echo; undefined when there is no terminal to ask on. */

@@ -75,45 +75,68 @@ export class FileStorage implements Storage {
   }
 
   read(key: string, options: ReadOptions = {}): Readable {
-    const offset = options.offset ?? 0;
     const output = new PassThrough({ highWaterMark: 1 << 20 });
-    void (async () => {
-      const path = keyPath(this.#root, key);
-      const connection = await this.#pool.acquire();
-      let released = false;
-      const release = (broken: boolean) => {
-        if (released) return;
-        released = true;
-        this.#pool.release(connection, broken);
-      };
-      try {
-        const input = await connection.read(path, offset, options.length);
-        input.on("error", (error) => {
-          release(true);
-          output.destroy(error);
-        });
-        input.on("end", () => {
-          release(false);
-        });
-        output.on("close", () => {
-          if (!input.readableEnded) {
-            input.destroy();
-            release(true);
-          }
-        });
-        input.pipe(output);
-      } catch (error) {
-        release(isRetriable(error));
-        throw error;
-      }
-    })().catch((error: unknown) => output.destroy(error as Error));
+    this.#pipeRead(key, options, output).catch((error: unknown) => {
+      output.destroy(error as Error);
+    });
     return output;
+  }
+
+  /**
+   * Feeds `output` from a pooled connection. The connection goes back to the pool when the
+   * download ends, fails, or the reader destroys `output` — at any point, even before the
+   * download has started.
+   */
+  async #pipeRead(key: string, options: ReadOptions, output: PassThrough): Promise<void> {
+    const path = keyPath(this.#root, key);
+    checkRange(key, options);
+    const connection = await this.#pool.acquire();
+    let released = false;
+    const release = (broken: boolean) => {
+      if (released) return;
+      released = true;
+      this.#pool.release(connection, broken);
+    };
+    // A function, not a property read: the reader may give up during any await below.
+    const abandoned = () => output.destroyed;
+    if (abandoned()) {
+      release(false);
+      return;
+    }
+    let input: Readable;
+    try {
+      input = await connection.read(path, options.offset ?? 0, options.length);
+    } catch (error) {
+      release(isRetriable(error));
+      throw error;
+    }
+    if (abandoned()) {
+      // Abandoned while the transfer was opening: the connection is mid-transfer, drop it.
+      input.destroy();
+      release(true);
+      return;
+    }
+    input.on("error", (error) => {
+      release(true);
+      output.destroy(error);
+    });
+    input.on("end", () => {
+      release(false);
+    });
+    output.on("close", () => {
+      if (!input.readableEnded) {
+        input.destroy();
+        release(true);
+      }
+    });
+    input.pipe(output);
   }
 
   async write(key: string, body: Body, options: WriteOptions = {}): Promise<number> {
     checkKey(key);
-    if (key === "")
+    if (key === "") {
       throw new StorageError("INVALID", "Cannot write to the backup directory itself.");
+    }
     const path = keyPath(this.#root, key);
     await this.#ensureDir(parentPath(path));
     const expected = body instanceof Uint8Array ? body.length : body.size;
@@ -123,25 +146,42 @@ export class FileStorage implements Storage {
       }
       const temp = tempPath(path);
       try {
-        const source = body instanceof Uint8Array ? Readable.from([body]) : body.open();
-        const sent = await connection.write(temp, source);
+        const sent = await connection.write(temp, openBody(body, key));
+        if (expected !== undefined && sent !== expected) {
+          throw new StorageError(
+            "INVALID",
+            `Writing "${key}" failed: the data to upload was ${String(sent)} bytes, but ${String(expected)} were announced.`,
+            { key, retriable: false },
+          );
+        }
         const stored = (await connection.stat(temp)).size;
-        if (stored !== sent || (expected !== undefined && stored !== expected)) {
+        if (stored !== sent) {
           throw new StorageError(
             "PROTOCOL",
-            `Uploading "${key}" was cut short: ${String(stored)} bytes stored of ${String(expected ?? sent)}. The data connection was probably dropped; the upload will be retried.`,
+            `Uploading "${key}" was cut short: ${String(stored)} bytes stored of ${String(sent)}. The data connection was probably dropped; the upload will be retried.`,
             { key, retriable: true },
           );
         }
         await this.#replace(connection, temp, path);
-        if (options.mtime && this.#features.setMtime)
+        if (options.mtime && this.#features.setMtime) {
           await connection.setMtime(path, options.mtime);
+        }
         return stored;
       } catch (error) {
-        await connection.remove(temp).catch(() => undefined);
+        await connection.remove(temp).catch((cleanup: unknown) => {
+          if (!isStorageError(cleanup, "NOT_FOUND")) this.#removeLater(temp);
+        });
         throw error;
       }
     });
+  }
+
+  /**
+   * Removes a temporary object on a fresh connection, in the background: the connection that
+   * failed is usually dead. Best effort; a leftover is hidden from listings.
+   */
+  #removeLater(path: string): void {
+    this.#pool.use((connection) => connection.remove(path)).catch(() => undefined);
   }
 
   async remove(key: string): Promise<void> {
@@ -225,6 +265,36 @@ export class FileStorage implements Storage {
       }
     }
     this.#knownDirs.add(path);
+  }
+}
+
+/** Refuses negative or fractional offsets and lengths before anything is sent. */
+function checkRange(key: string, options: ReadOptions): void {
+  for (const [name, value] of [
+    ["offset", options.offset],
+    ["length", options.length],
+  ] as const) {
+    if (value !== undefined && !(Number.isSafeInteger(value) && value >= 0)) {
+      throw new StorageError(
+        "INVALID",
+        `Reading "${key}" failed: ${name} must be a whole number of bytes, 0 or more (got ${String(value)}).`,
+        { key },
+      );
+    }
+  }
+}
+
+/** The body as a stream; a body that cannot be opened is the caller's error, not the server's. */
+function openBody(body: Body, key: string): Readable {
+  if (body instanceof Uint8Array) return Readable.from([body]);
+  try {
+    return body.open();
+  } catch (error) {
+    throw new StorageError(
+      "INVALID",
+      `Writing "${key}" failed: the data to upload could not be opened (${error instanceof Error ? error.message : String(error)}).`,
+      { key, cause: error, retriable: false },
+    );
   }
 }
 

@@ -15,7 +15,9 @@ export function checkKey(key: string): string {
       ? "starts or ends with /"
       : key.split("/").some((segment) => segment === "" || segment === "." || segment === "..")
         ? "has an empty, . or .. segment"
-        : undefined;
+        : isTempName(baseName(key))
+          ? "has the form of ferry's temporary names (.name.ferry-tmp-…), which listings hide"
+          : undefined;
   if (problem !== undefined) {
     throw new StorageError(
       "INVALID",

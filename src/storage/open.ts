@@ -8,6 +8,7 @@ import { FileStorage } from "./file-storage.ts";
 import { ConnectionPool } from "./pool.ts";
 import type { Dialer } from "./protocol.ts";
 import { FileProtocolLog, silentLog, type ProtocolLog } from "./protocol-log.ts";
+import { proxySecrets } from "./redact.ts";
 import type { StorageSettings } from "./settings.ts";
 import type { Storage } from "./storage.ts";
 import { withOperationLog } from "./wrappers/op-log.ts";
@@ -36,8 +37,10 @@ export async function createDialer(
   switch (settings.type) {
     case "local":
       return createLocalDialer(settings);
-    case "memory":
-      return memory ?? new MemoryServer();
+    case "memory": {
+      const server = memory ?? new MemoryServer();
+      return { protocol: "memory", dial: () => server.dialAt(settings.path) };
+    }
     case "ftp":
       return (await import("./ftp/dialer.ts")).createFtpDialer(settings, log);
     case "sftp":
@@ -59,6 +62,8 @@ export async function openStorage(
     (settings.protocolLog === undefined ? silentLog : new FileProtocolLog(settings.protocolLog));
   if ("password" in settings) log.addSecret(settings.password);
   if ("passphrase" in settings) log.addSecret(settings.passphrase);
+  if ("account" in settings) log.addSecret(settings.account);
+  if ("proxy" in settings) for (const secret of proxySecrets(settings.proxy)) log.addSecret(secret);
   const dialer = await createDialer(settings, log, options.memory);
   const pool = new ConnectionPool(dialer, { max: settings.maxConnections, log });
   const retry: RetryOptions = { maxRetries: settings.maxRetries, log, ...options.retry };

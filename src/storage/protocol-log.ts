@@ -5,6 +5,8 @@
  */
 import { appendFileSync, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
+import { StorageError } from "./errors.ts";
+import { maskUserinfo } from "./redact.ts";
 
 /** `>` sent to the server, `<` received, `*` a note from ferry (connect, TLS, retry). */
 export type Direction = ">" | "<" | "*";
@@ -27,7 +29,7 @@ export function maskLine(line: string, secrets: Iterable<string>): string {
   for (const secret of secrets) {
     if (secret.length > 0) masked = masked.split(secret).join("****");
   }
-  return masked.replace(/(\/\/[^:/@\s]+:)[^@\s]+@/g, "$1****@");
+  return maskUserinfo(masked);
 }
 
 /** A log that drops everything (the default). */
@@ -45,9 +47,19 @@ export class FileProtocolLog implements ProtocolLog {
   readonly path: string;
   readonly #secrets = new Set<string>();
 
+  /** Creates the log's directory; throws a StorageError naming the path when it cannot. */
   constructor(path: string) {
     this.path = path;
-    mkdirSync(dirname(path), { recursive: true });
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      appendFileSync(path, "", { mode: 0o600 });
+    } catch (error) {
+      throw new StorageError(
+        "INVALID",
+        `Cannot write the protocol log "${path}": ${(error as Error).message}. Choose another path for --protocol-log.`,
+        { cause: error, retriable: false },
+      );
+    }
   }
 
   addSecret(secret: string | undefined): void {

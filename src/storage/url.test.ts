@@ -28,11 +28,11 @@ describe("parseDestination", () => {
       { passive: false, maxConnections: 8, bandwidthLimit: 10 * 1024 * 1024 },
     ],
     [
-      "ftp://u@h/b?activePorts=40000-40100&connectTimeout=2m",
+      "ftp://u@h/b?passive=false&activePorts=40000-40100&connectTimeout=2m",
       { activePorts: [40000, 40100], connectTimeout: 120 },
     ],
     [
-      "ftp://u@h/b?tlsFingerprint=sha256:" + "ab".repeat(32),
+      "ftpes://u@h/b?tlsFingerprint=sha256:" + "ab".repeat(32),
       { tlsFingerprint: Array(32).fill("AB").join(":") },
     ],
   ];
@@ -75,8 +75,43 @@ describe("parseDestination", () => {
     ["gopher://h/", /Unsupported destination scheme "gopher:\/\/"/],
     ["ftp://h/b", /user is required/],
     ["ftp://u@h/b?port=70000", /"port" = "70000": expected a port from 1 to 65535/],
-    ["ftp://u@h/b?tlsTrust=fingerprint", /needs tlsFingerprint/],
-    ["ftp://u@h/b?tlsMinVersion=1.3&tlsMaxVersion=1.2", /above tlsMaxVersion/],
+    ["ftpes://u@h/b?tlsTrust=fingerprint", /needs tlsFingerprint/],
+    ["ftpes://u@h/b?tlsMinVersion=1.3&tlsMaxVersion=1.2", /above tlsMaxVersion/],
+    ["ftp://u@h/b?caFile=/ca.pem", /caFile has no effect with tls=none: use ftpes:\/\//],
+    [
+      "ftpes://u@h/b?tlsTrust=insecure&caFile=/ca.pem",
+      /caFile has no effect with tlsTrust=insecure/,
+    ],
+    [
+      "ftp://u@h/b?activePorts=40000-40100",
+      /activePorts has no effect in passive mode: set passive=false/,
+    ],
+    [
+      "ftp://u@h/b?passive=false&passiveCommand=pasv",
+      /passiveCommand has no effect in active mode/,
+    ],
+    [
+      "ftp://u@h/b?allowForeignDataHost=true",
+      /allowForeignDataHost has no effect with passiveAddress=auto/,
+    ],
+    ["ftp://u@h/b?list=mlsd&listHidden=true", /listHidden has no effect with list=mlsd/],
+    ["ftp://u@h/b?anonymous=true", /user has no effect with anonymous=true/],
+    [
+      "ftp://u@h/b?passive=false&proxy=socks5://p:1080",
+      /active mode .* cannot work through a proxy/,
+    ],
+    ["ftp://u@h/b?proxy=https://p:443", /expected http:\/\/host:port/],
+    ["ftp://u@h/b?proxy=socks5://p:1080&ipFamily=ipv6", /ipFamily has no effect through a proxy/],
+    [
+      "sftp://u@h/b?auth=password&privateKey=/k",
+      /privateKey has no effect with auth=password: set auth=key/,
+    ],
+    ["sftp://u@h/b?passphrase=x", /passphrase has no effect without privateKey/],
+    [
+      "sftp://u@h/b?hostKeyTrust=insecure&hostKey=SHA256:" + "A".repeat(43),
+      /hostKey has no effect with hostKeyTrust=insecure/,
+    ],
+    ["ftp://us%ZZer@h/b", /malformed %-escape/],
     ["ftp://u@h/b?account=a%0D%0AQUIT", /"account".*CR, LF or NUL/],
     ["sftp://u@h/b?hostKey=abc", /"hostKey" = "abc"/],
     ["ftp://u@h/b?encoding=klingon", /code page/],
@@ -104,7 +139,40 @@ describe("parseDestination", () => {
   });
 });
 
+describe("implied settings", () => {
+  it("tlsFingerprint implies tlsTrust=fingerprint, knownHostsFile and agent imply their modes", () => {
+    const ftp = parseDestination("ftpes://u@h/b?tlsFingerprint=" + "ab".repeat(32)).settings;
+    assert.equal(ftp.type === "ftp" && ftp.tlsTrust, "fingerprint");
+    const sftp = parseDestination("sftp://u@h/b?knownHostsFile=/kh&agent=/sock").settings;
+    assert.equal(sftp.type === "sftp" && sftp.hostKeyTrust, "knownHosts");
+    assert.equal(sftp.type === "sftp" && sftp.auth, "agent");
+  });
+});
+
+describe("secrets in errors", () => {
+  it("never quotes a proxy password or an account", () => {
+    for (const [url, secret] of [
+      ["ftp://u@h/b?proxy=socks9://pu:PROXYPASS@p:1080", "PROXYPASS"],
+      ["ftp://u@h/b?account=ACCTSECRET%0A", "ACCTSECRET"],
+    ] as const) {
+      assert.throws(
+        () => parseDestination(url),
+        (error: Error) => !error.message.includes(secret),
+      );
+    }
+  });
+});
+
 describe("redactUrl", () => {
+  it("masks passphrases, accounts and proxy credentials", () => {
+    const text = redactUrl(
+      "sftp://u@h/b?passphrase=KEYPASS&account=ACC&proxy=socks5%3A%2F%2Fpu%3AP%40SS%40x%40p%3A1080&port=22",
+    );
+    for (const secret of ["KEYPASS", "ACC", "P%40SS", "P@SS"])
+      assert.ok(!text.includes(secret), text);
+    assert.match(text, /port=22/);
+  });
+
   it("masks passwords in userinfo and query", () => {
     assert.equal(
       redactUrl("ftp://u:secret@h/b?password=x&a=1"),

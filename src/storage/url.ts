@@ -4,7 +4,10 @@
  * the backup directory, relative to the login directory: `ftp://h/backups` → `backups`,
  * `ftp://h//srv/backups` (or `%2F`) → `/srv/backups`, `ftp://h/./x` → `./x`.
  */
+import { redactUrl } from "./redact.ts";
 import { parseSettings, SettingsError, type StorageSettings } from "./settings.ts";
+
+export { redactUrl };
 
 export interface ParsedDestination {
   settings: StorageSettings;
@@ -71,26 +74,44 @@ function fromUrl(text: string, type: string, warnings: string[]): Record<string,
   }
   const raw: Record<string, unknown> = {};
   if (type === "local") {
-    raw.path = decodeURIComponent(url.pathname);
+    raw.path = decode(url.pathname, "path", text);
   } else if (type !== "memory") {
     if (url.hostname !== "") raw.host = url.hostname.replace(/^\[(.*)\]$/, "$1");
     if (url.port !== "") raw.port = url.port;
-    if (url.username !== "") raw.user = decodeURIComponent(url.username);
+    if (url.username !== "") raw.user = decode(url.username, "user name", text);
     if (url.password !== "") {
-      raw.password = decodeURIComponent(url.password);
+      raw.password = decode(url.password, "password", text);
       warnings.push(
         "The password was given in the URL, where shell history and process lists can see it; prefer --password-file or FERRY_DESTINATION_PASSWORD.",
       );
     }
-    raw.path = urlPath(url.pathname);
+    raw.path = urlPath(decode(url.pathname, "path", text));
   }
-  for (const [key, value] of url.searchParams) setValue(raw, key, value);
+  for (const [key, value] of url.searchParams) {
+    if (key === "password" || key === "passphrase") {
+      warnings.push(
+        `The ${key} was given in the URL, where shell history and process lists can see it; prefer --${key}-file or FERRY_DESTINATION_${key.toUpperCase()}.`,
+      );
+    }
+    setValue(raw, key, value);
+  }
   return raw;
 }
 
-/** `/x` → `x`; `//x` and `/%2Fx` → `/x`; `/` → `` (the login directory). */
+/** Percent-decoding that fails with a SettingsError naming the part, not a URIError. */
+function decode(part: string, what: string, text: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new SettingsError(
+      `Cannot read the ${what} in destination URL "${redactUrl(text)}": it has a malformed %-escape. Write a literal % as %25.`,
+    );
+  }
+}
+
+/** `/x` → `x`; `//x` and `/%2Fx` → `/x`; `/` → `` (the login directory). Takes it decoded. */
 function urlPath(pathname: string): string {
-  const decoded = decodeURIComponent(pathname.slice(1));
+  const decoded = pathname.slice(1);
   return decoded.replace(/\/+$/, "") || (decoded.startsWith("/") ? "/" : "");
 }
 
@@ -106,11 +127,4 @@ function setValue(raw: Record<string, unknown>, key: string, value: unknown): vo
   nested[rest.join(".")] =
     typeof value === "string" ? value.split(",").map((s) => s.trim()) : value;
   raw[head] = nested;
-}
-
-/** A URL with its password (and proxy password) replaced by `****`, for messages and logs. */
-export function redactUrl(text: string): string {
-  return text
-    .replace(/(\/\/[^:/@\s]*:)[^@\s/]*@/g, "$1****@")
-    .replace(/([?&]password=)[^&]*/gi, "$1****");
 }

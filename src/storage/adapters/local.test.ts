@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after } from "node:test";
@@ -8,7 +8,11 @@ import { parseSettings } from "../settings.ts";
 
 const base = await mkdtemp(join(tmpdir(), "ferry-local-"));
 after(() => rm(base, { recursive: true, force: true }));
+const root = join(base, "backups/nested");
 
 storageConformance("local", {
-  open: () => openStorage(parseSettings({ type: "local", path: join(base, "backups/nested") })),
+  open: () => openStorage(parseSettings({ type: "local", path: root })),
+  // The directory on disk, temporary objects included.
+  rawNames: (dir) => readdir(join(root, dir)),
+  rawWrite: (key, data) => writeFile(join(root, key), data),
 });

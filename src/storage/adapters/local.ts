@@ -2,8 +2,8 @@
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import { resolve } from "node:path";
-import type { Readable } from "node:stream";
-import { fromNodeError } from "../errors.ts";
+import { Readable } from "node:stream";
+import { fromNodeError, isStorageError } from "../errors.ts";
 import type { Dialer, ProtocolConnection, ProtocolFeatures } from "../protocol.ts";
 import type { LocalSettings } from "../settings.ts";
 import type { Entry, EntryType, FreeSpace, ServerInfo } from "../storage.ts";
@@ -62,7 +62,12 @@ class LocalConnection implements ProtocolConnection {
       throw fromNodeError(error, `Listing "${path}"`);
     });
     for await (const dirent of dir) {
-      const entry = await this.stat(`${path}/${dirent.name}`).catch(() => undefined);
+      // An entry removed between readdir and lstat is gone; any other failure is an error,
+      // never a silently shorter listing.
+      const entry = await this.stat(`${path}/${dirent.name}`).catch((error: unknown) => {
+        if (isStorageError(error, "NOT_FOUND")) return undefined;
+        throw error;
+      });
       if (entry) yield entry;
     }
   }
@@ -70,7 +75,14 @@ class LocalConnection implements ProtocolConnection {
   read(path: string, offset: number, length?: number): Promise<Readable> {
     return new Promise((resolvePromise, reject) => {
       if (length === 0) {
-        resolvePromise(createReadStream("/dev/null"));
+        fs.access(path).then(
+          () => {
+            resolvePromise(Readable.from([]));
+          },
+          (error: unknown) => {
+            reject(fromNodeError(error, `Reading "${path}"`));
+          },
+        );
         return;
       }
       const stream = createReadStream(path, {
@@ -101,6 +113,7 @@ class LocalConnection implements ProtocolConnection {
         await handle.close();
       }
     } catch (error) {
+      source.destroy();
       throw fromNodeError(error, `Writing "${path}"`);
     }
     return bytes;

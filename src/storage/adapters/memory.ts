@@ -59,11 +59,25 @@ export class MemoryServer implements Dialer {
   }
 
   dial(): Promise<ProtocolConnection> {
+    return this.dialAt("");
+  }
+
+  /**
+   * Dials with the backup directory at `path`: relative to the login directory (the root given
+   * to the constructor) or absolute, like the `path` setting of network destinations.
+   */
+  dialAt(path: string): Promise<ProtocolConnection> {
     const error = this.fault?.("dial", "");
     if (error) return Promise.reject(error);
     this.dialled++;
     this.openConnections++;
-    return Promise.resolve(new MemoryConnection(this, this.#root));
+    const relative = path.replace(/^\.\/?/, "").replace(/\/+$/, "");
+    const root = path.startsWith("/")
+      ? path.replace(/\/+$/, "") || "/"
+      : relative === ""
+        ? this.#root
+        : `${this.#root}/${relative}`;
+    return Promise.resolve(new MemoryConnection(this, root));
   }
 
   /** Throws the injected fault for an operation, if any. */
@@ -150,9 +164,21 @@ class MemoryConnection implements ProtocolConnection {
   }
 
   async write(path: string, source: Readable): Promise<number> {
-    await this.#run("write", path, () => this.#server.node(parentOf(path), "Writing into"));
+    try {
+      await this.#run("write", path, () => this.#server.node(parentOf(path), "Writing into"));
+    } catch (error) {
+      source.destroy();
+      throw error;
+    }
     const chunks: Buffer[] = [];
-    for await (const chunk of source) chunks.push(Buffer.from(chunk as Uint8Array));
+    try {
+      for await (const chunk of source) chunks.push(Buffer.from(chunk as Uint8Array));
+    } catch (error) {
+      throw new StorageError("INVALID", `Writing "${path}" failed: reading the data failed.`, {
+        cause: error,
+        retriable: false,
+      });
+    }
     const data = Buffer.concat(chunks);
     const used = [...this.#server.nodes.values()].reduce((sum, node) => sum + node.data.length, 0);
     if (used + data.length > this.#server.capacity) {

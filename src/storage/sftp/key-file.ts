@@ -51,7 +51,7 @@ function keyError(error: Error, file: string, passphrase: string | undefined): S
   if (/no passphrase given/i.test(detail)) {
     return new StorageError(
       "AUTH",
-      `The private key "${file}" is encrypted: a passphrase is needed. Set it with --set passphrase=… (it is stored encrypted).`,
+      `The private key "${file}" is encrypted: a passphrase is needed. Give it with --passphrase-file or FERRY_DESTINATION_PASSPHRASE.`,
       { cause: error, retriable: false },
     );
   }

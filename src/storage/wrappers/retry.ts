@@ -130,6 +130,7 @@ function resumingRead(
   const sleep = options.sleep ?? defaultSleep;
 
   const open = (): void => {
+    if (output.destroyed) return; // the reader gave up during the backoff
     const remaining = readOptions.length === undefined ? undefined : readOptions.length - delivered;
     const input = storage.read(key, {
       offset: start + delivered,
