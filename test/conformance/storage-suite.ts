@@ -5,8 +5,9 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, type TestContext } from "node:test";
 import { isStorageError, type StorageErrorCode } from "../../src/storage/errors.ts";
+import { isTempName } from "../../src/storage/keys.ts";
 import type { Storage } from "../../src/storage/storage.ts";
 
 export interface SuiteOptions {
@@ -14,6 +15,18 @@ export interface SuiteOptions {
   open: () => Promise<Storage>;
   /** Names are written in this code page only (e.g. latin1 servers cannot take every name). */
   asciiNamesOnly?: boolean;
+  /**
+   * The names directly inside the directory `dir` (a key of the storage last opened) as the
+   * server holds them, read without FileStorage, which hides temporary objects: the memory
+   * server's tree, the local directory, a server's directory on disk. Rejects when `dir` does
+   * not exist. Without it the suite cannot see leftover temporary objects and says so.
+   */
+  rawNames?: (dir: string) => Promise<string[]>;
+  /**
+   * Stores `data` under `key` (of the storage last opened) without FileStorage, which refuses
+   * keys of the form of its temporary names: used to plant a stray temporary object.
+   */
+  rawWrite?: (key: string, data: Uint8Array) => Promise<void>;
 }
 
 export async function readAll(stream: Readable): Promise<Buffer> {
@@ -36,7 +49,24 @@ async function rejectsWith(promise: Promise<unknown>, code: StorageErrorCode): P
   });
 }
 
+/** A name of the form FileStorage gives its temporary objects (see tempPath in keys.ts). */
+const STRAY_TEMP = ".n000.ferry-tmp-0123456789ab";
+
 export function storageConformance(name: string, options: SuiteOptions): void {
+  const { rawNames } = options;
+
+  /**
+   * The raw names in `dir`, sorted; undefined (with a diagnostic) when the caller gave no way
+   * to list raw names.
+   */
+  async function rawListing(t: TestContext, dir: string): Promise<string[] | undefined> {
+    if (!rawNames) {
+      t.diagnostic(`no rawNames for ${name}: temporary objects in "${dir}" are not checked`);
+      return undefined;
+    }
+    return (await rawNames(dir)).sort();
+  }
+
   describe(`Storage conformance: ${name}`, () => {
     let storage: Storage;
     before(async () => {
@@ -46,12 +76,17 @@ export function storageConformance(name: string, options: SuiteOptions): void {
       await storage.close();
     });
 
-    it("writes and reads back objects of 0 B, 1 B, 64 KiB and 1.5 MiB exactly", async () => {
-      for (const size of [0, 1, 65_536, 1_572_881]) {
+    it("writes and reads back objects of 0 B, 1 B, 64 KiB and 1.5 MiB exactly", async (t) => {
+      const sizes = [0, 1, 65_536, 1_572_881];
+      for (const size of sizes) {
         const data = randomBytes(size);
         const stored = await storage.write(`sizes/object-${String(size)}`, data);
         assert.equal(stored, size);
         assert.ok((await readAll(storage.read(`sizes/object-${String(size)}`))).equals(data));
+      }
+      const raw = await rawListing(t, "sizes");
+      if (raw !== undefined) {
+        assert.deepEqual(raw, sizes.map((size) => `object-${String(size)}`).sort());
       }
     });
 
@@ -64,13 +99,28 @@ export function storageConformance(name: string, options: SuiteOptions): void {
       await rejectsWith(storage.stat("stat/absent"), "NOT_FOUND");
     });
 
-    it("lists a directory completely, without temporary objects, NOT_FOUND when absent", async () => {
+    it("lists a directory completely, without temporary objects, NOT_FOUND when absent", async (t) => {
       const names = Array.from({ length: 120 }, (_, i) => `n${String(i).padStart(3, "0")}`);
       await Promise.all(names.map((n) => storage.write(`list/${n}`, Buffer.from(n))));
       await storage.mkdir("list/sub");
+      // The 120 writes left no temporary object behind.
+      const expected = [...names, "sub"].sort();
+      const raw = await rawListing(t, "list");
+      if (raw !== undefined) assert.deepEqual(raw, expected);
+      // A temporary object of an interrupted upload is there, but a listing leaves it out.
+      if (options.rawWrite) {
+        assert.ok(isTempName(STRAY_TEMP), `${STRAY_TEMP} is no longer a temporary name`);
+        await options.rawWrite(`list/${STRAY_TEMP}`, Buffer.from("partial"));
+        const planted = await rawListing(t, "list");
+        if (planted !== undefined) assert.deepEqual(planted, [...expected, STRAY_TEMP].sort());
+      } else {
+        t.diagnostic(
+          `no rawWrite for ${name}: listing with a temporary object present not checked`,
+        );
+      }
       const listed = [];
       for await (const entry of storage.list("list")) listed.push(entry);
-      assert.deepEqual(listed.map((e) => e.name).sort(), [...names, "sub"].sort());
+      assert.deepEqual(listed.map((e) => e.name).sort(), expected);
       assert.equal(listed.find((e) => e.name === "sub")?.type, "directory");
       assert.equal(listed.find((e) => e.name === "n007")?.size, 4);
       await assert.rejects(
@@ -98,7 +148,7 @@ export function storageConformance(name: string, options: SuiteOptions): void {
       );
     });
 
-    it("replaces on write by default and refuses with EXISTS when overwrite is false", async () => {
+    it("replaces on write by default and refuses with EXISTS when overwrite is false", async (t) => {
       await storage.write("replace/object", Buffer.from("old"));
       await storage.write("replace/object", Buffer.from("new!"));
       assert.equal((await readAll(storage.read("replace/object"))).toString(), "new!");
@@ -107,18 +157,26 @@ export function storageConformance(name: string, options: SuiteOptions): void {
         "EXISTS",
       );
       assert.equal((await readAll(storage.read("replace/object"))).toString(), "new!");
+      const raw = await rawListing(t, "replace");
+      if (raw !== undefined) assert.deepEqual(raw, ["object"]);
     });
 
-    it("streams a body from a factory and refuses a short body, leaving nothing behind", async () => {
+    it("streams a body from a factory and refuses a short body, leaving nothing behind", async (t) => {
       const data = randomBytes(200_000);
       await storage.write("body/ok", { open: () => Readable.from([data]), size: data.length });
       assert.ok((await readAll(storage.read("body/ok"))).equals(data));
-      await assert.rejects(
+      const written = await rawListing(t, "body");
+      if (written !== undefined) assert.deepEqual(written, ["ok"]);
+      // The body gives fewer bytes than announced: the caller's input is wrong, not the server.
+      await rejectsWith(
         storage.write("body/short", { open: () => Readable.from([data]), size: data.length + 1 }),
-        (error: unknown) => isStorageError(error, "PROTOCOL"),
+        "INVALID",
       );
       await rejectsWith(storage.stat("body/short"), "NOT_FOUND");
       assert.deepEqual(await listNames(storage, "body"), ["ok"]);
+      // Nothing behind under any name, temporary ones included (listings hide those).
+      const raw = await rawListing(t, "body");
+      if (raw !== undefined) assert.deepEqual(raw, ["ok"]);
     });
 
     it("renames onto an existing object, NOT_FOUND for an absent source", async () => {
@@ -178,7 +236,7 @@ export function storageConformance(name: string, options: SuiteOptions): void {
       }
     });
 
-    it("runs 8 writes at once", async () => {
+    it("runs 8 writes at once", async (t) => {
       const blobs = Array.from({ length: 8 }, () => randomBytes(100_000));
       await Promise.all(blobs.map((b, i) => storage.write(`parallel/${String(i)}`, b)));
       const back = await Promise.all(
@@ -187,6 +245,8 @@ export function storageConformance(name: string, options: SuiteOptions): void {
       back.forEach((b, i) => {
         assert.ok(b.equals(blobs[i] ?? Buffer.alloc(0)));
       });
+      const raw = await rawListing(t, "parallel");
+      if (raw !== undefined) assert.deepEqual(raw, blobs.map((_, i) => String(i)).sort());
     });
 
     it("describes itself", async () => {

@@ -1,5 +1,7 @@
 /** The storage conformance suite against every real FTP and FTPS server configuration. */
 import { randomBytes } from "node:crypto";
+import { readdir, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { storageConformance } from "../conformance/storage-suite.ts";
 import { openStorage } from "../../src/storage/open.ts";
 import { parseSettings } from "../../src/storage/settings.ts";
@@ -39,9 +41,19 @@ const variants: Variant[] = [
 for (const variant of variants) {
   const server = await useServer(variant.kind);
   if (server === undefined) continue;
+  /** The backup directory of the storage last opened, on the server's disk. */
+  let disk: string | undefined;
+  const onDisk = (key: string): string => {
+    if (disk === undefined) throw new Error("no storage was opened");
+    return join(disk, key);
+  };
+  const tls = variant.settings.tls !== "none";
   storageConformance(variant.label, {
     open: async () => {
       const running = await server.get();
+      const path = `conformance-${randomBytes(4).toString("hex")}`;
+      // The path is relative to the login directory, the user's home.
+      disk = join(running.users.password.home, path);
       return openStorage(
         parseSettings({
           type: "ftp",
@@ -49,13 +61,16 @@ for (const variant of variants) {
           port: running.port,
           user: running.users.password.name,
           password: running.users.password.password,
-          path: `conformance-${randomBytes(4).toString("hex")}`,
-          ...(running.caFile === undefined ? {} : { caFile: running.caFile }),
+          path,
+          // A CA file has no effect (and is refused) without TLS.
+          ...(running.caFile === undefined || !tls ? {} : { caFile: running.caFile }),
           maxRetries: 1,
           ...variant.settings,
         }),
         { retry: { baseDelayMs: 50, maxDelayMs: 200 } },
       );
     },
+    rawNames: (dir) => readdir(onDisk(dir)),
+    rawWrite: (key, data) => writeFile(onDisk(key), data),
   });
 }

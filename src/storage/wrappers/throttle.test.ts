@@ -7,7 +7,7 @@ import { MemoryServer } from "../adapters/memory.ts";
 import { FileStorage } from "../file-storage.ts";
 import { ConnectionPool } from "../pool.ts";
 import { silentLog } from "../protocol-log.ts";
-import type { Storage } from "../storage.ts";
+import type { ReadOptions, Storage } from "../storage.ts";
 import { TokenBucket, withThrottle } from "./throttle.ts";
 
 const MiB = 1024 * 1024;
@@ -18,6 +18,27 @@ async function memoryStorage(): Promise<Storage> {
     new ConnectionPool(server, { max: 4, log: silentLog }),
     await server.dial(),
   );
+}
+
+/** `storage` with every stream its `read` returned recorded in `reads`. */
+function spyReads(storage: Storage): { storage: Storage; reads: Readable[] } {
+  const reads: Readable[] = [];
+  const spy = new Proxy(storage, {
+    get(target, property) {
+      if (property === "read") {
+        return (key: string, options?: ReadOptions) => {
+          const stream = target.read(key, options);
+          reads.push(stream);
+          return stream;
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function"
+        ? (value as (...args: unknown[]) => unknown).bind(target)
+        : value;
+    },
+  });
+  return { storage: spy, reads };
 }
 
 /** Seconds `task` takes on the monotonic clock. */
@@ -68,7 +89,7 @@ describe("withThrottle", () => {
     // A body whose size is wrong is still caught by the size check under the throttle.
     await assert.rejects(
       storage.write("short", { open: () => Readable.from([data.subarray(0, 1000)]), size: 2000 }),
-      { code: "PROTOCOL" },
+      { code: "INVALID" },
     );
   });
 
@@ -123,13 +144,20 @@ describe("withThrottle", () => {
   });
 
   it("passes an error of the inner read through and stops on destroy", async () => {
-    const storage = withThrottle(await memoryStorage(), { upload: undefined, download: MiB });
+    const { storage: inner, reads } = spyReads(await memoryStorage());
+    const storage = withThrottle(inner, { upload: undefined, download: MiB });
     await assert.rejects(buffer(storage.read("missing")), { code: "NOT_FOUND" });
     await storage.write("z", randomBytes(MiB));
     const stream = storage.read("z");
     const first = await new Promise<Buffer>((resolve) => stream.once("data", resolve));
     assert.ok(first.length <= 64 * 1024);
+    assert.equal(reads.length, 2);
+    const source = reads[1];
+    assert.ok(source);
+    assert.ok(!source.destroyed && !source.readableEnded, "the inner read ended early");
     stream.destroy();
     await new Promise((resolve) => stream.once("close", resolve));
+    // The throttle stopped reading its source: the inner download was abandoned, not left open.
+    assert.ok(source.destroyed, "the inner read stream was not destroyed");
   });
 });
