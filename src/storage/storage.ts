@@ -41,7 +41,11 @@ export interface ReadOptions {
 }
 
 export interface WriteOptions {
-  /** Replace an existing object [true]. With false an existing key rejects with EXISTS. */
+  /**
+   * Replace an existing object [true]. With false an existing key rejects with EXISTS. The check
+   * comes before the upload: two writers racing for one key may both succeed, so callers that
+   * need exclusivity name objects by content (as the repository does) or use locks.
+   */
   overwrite?: boolean;
   /** Set this modification time after the upload, where `capabilities.setMtime` allows. */
   mtime?: Date;
@@ -114,8 +118,11 @@ export interface Storage {
 
   /**
    * The bytes of an object, streamed, from `offset` for at most `length` bytes. NOT_FOUND if the
-   * key does not exist (reported when the stream is read, or before). The stream errors rather
-   * than ends early when the connection drops.
+   * key does not exist (reported when the stream is read, or before); INVALID for a negative or
+   * fractional offset or length. The stream errors rather than ends early when the connection
+   * drops. Destroying the stream early gives its connection back. The retry wrapper resumes a
+   * broken download where it broke, which assumes the object did not change meanwhile: objects
+   * are immutable in a repository.
    */
   read(key: string, options?: ReadOptions): Readable;
 
