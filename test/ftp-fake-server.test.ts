@@ -347,14 +347,20 @@ void describe("FTP adapter against a scripted server", () => {
     assert.ok(server.commands.some((c) => c.startsWith("PORT 127,0,0,1,")));
   });
 
-  void test("active mode through a proxy is refused with INVALID, explaining why", async () => {
-    const settings = parseSettings({
+  void test("active mode through a proxy is refused: by the settings, and by the adapter", async () => {
+    const input = {
       type: "ftp",
       host: "h",
       user: "u",
       passive: false,
       proxy: "socks5://127.0.0.1:1080",
-    }) as FtpSettings;
+    };
+    assert.throws(() => parseSettings(input), /active mode .*cannot work through a proxy/);
+    // Settings built without the schema (a caller's bug) still never reach the network.
+    const settings = {
+      ...(parseSettings({ ...input, proxy: undefined }) as FtpSettings),
+      proxy: input.proxy,
+    };
     const context = { settings } as DataContext;
     await assert.rejects(openData(context), isCode("INVALID", /cannot work through a proxy/));
   });

@@ -4,6 +4,7 @@
  * and what is allowed. Every setting here changes behaviour somewhere; docs/settings.md lists
  * where.
  */
+import { isIP } from "node:net";
 import { z } from "zod";
 import { maskUserinfo, SECRET_SETTINGS } from "./redact.ts";
 import { parseDuration, parseRate } from "./units.ts";
@@ -141,7 +142,12 @@ export const ftpSettings = z.strictObject({
   clientKey: z.string().optional(),
   passive: bool.default(true),
   passiveCommand: z.enum(["auto", "epsv", "pasv"]).default("auto"),
-  activeAddress: z.string().optional(),
+  activeAddress: z
+    .string()
+    .refine((text) => isIP(text) !== 0, {
+      error: "expected an IP address (the address the server should connect to)",
+    })
+    .optional(),
   activePorts: portRange.optional(),
   passiveAddress: z.enum(["auto", "control", "server"]).default("auto"),
   allowForeignDataHost: bool.default(false),

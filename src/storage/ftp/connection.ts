@@ -117,6 +117,10 @@ export class FtpConnection implements ProtocolConnection {
       await this.stat(path);
       return Readable.from([]);
     }
+    // Without REST (ASCII mode, or a server that does not offer it) the transfer starts at 0
+    // and the first `offset` bytes are dropped here: REST would be refused or, worse, honoured
+    // with a different meaning (ASCII offsets).
+    const rest = this.features.rangedRead ? offset : 0;
     const release = await this.#acquire();
     try {
       if (this.#isClosed()) {
@@ -131,7 +135,8 @@ export class FtpConnection implements ProtocolConnection {
         {
           what,
           key: path,
-          offset,
+          offset: rest,
+          skip: offset - rest,
           limit: length,
           checkAnnounced: session.settings.transferType === "binary",
           abortWithAbor: session.quirks.abortWithAbor,
@@ -143,7 +148,7 @@ export class FtpConnection implements ProtocolConnection {
       // Reading from past the end: ProFTPD and Pure-FTPd refuse the offset (554); the
       // contract says a shorter object yields fewer bytes.
       const size =
-        offset > 0 && replyOf(error)?.code === 554 ? await sizeIfFile(session, path) : undefined;
+        rest > 0 && replyOf(error)?.code === 554 ? await sizeIfFile(session, path) : undefined;
       const clear = size === undefined ? await clarify(session, error, path) : error;
       release();
       if (size !== undefined && size <= offset) return Readable.from([]);

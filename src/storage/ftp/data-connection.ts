@@ -162,13 +162,33 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-/** Binds a listener on `host` within `activePorts` (random start, then upwards, wrapping). */
+/** The errno code (`EADDRNOTAVAIL`, …) of a failed bind, also through the StorageError wrapping it. */
+function bindErrno(error: unknown): string | undefined {
+  const raw = error instanceof StorageError ? error.cause : error;
+  const code = (raw as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/**
+ * Binds a listener on `host` within `activePorts` (random start, then upwards, wrapping), or on
+ * any free port without a range. A failure is a CONNECTION error whose `cause` is the bind error.
+ */
 async function bindListener(
   server: Server,
   host: string,
   range: [number, number] | undefined,
 ): Promise<number> {
-  if (range === undefined) return listen(server, host, 0);
+  if (range === undefined) {
+    try {
+      return await listen(server, host, 0);
+    } catch (error) {
+      throw new StorageError(
+        "CONNECTION",
+        `Listening for an active-mode data connection on ${host} failed: ${(error as Error).message}. Set activeAddress to an address of this machine (or the NAT's public address), or set passive=true.`,
+        { cause: error, ...(bindErrno(error) === "EADDRNOTAVAIL" ? { retriable: false } : {}) },
+      );
+    }
+  }
   const [low, high] = range;
   const span = high - low + 1;
   const start = Math.floor(Math.random() * span);
@@ -178,7 +198,7 @@ async function bindListener(
       return await listen(server, host, low + ((start + i) % span));
     } catch (error) {
       last = error;
-      if ((error as { code?: string }).code !== "EADDRINUSE") break;
+      if (bindErrno(error) !== "EADDRINUSE") break;
     }
   }
   throw new StorageError(
@@ -188,21 +208,51 @@ async function bindListener(
   );
 }
 
+/**
+ * Binds the active-mode listener and returns its port. It binds on the address it announces;
+ * when `activeAddress` is not an address of this machine (a NAT's public address: the bind
+ * fails with EADDRNOTAVAIL), it binds on the control connection's local address instead, within
+ * the same `activePorts`, and the announcement still names `activeAddress`.
+ */
+async function bindActiveListener(
+  server: Server,
+  advertised: string,
+  local: string,
+  range: [number, number] | undefined,
+): Promise<{ port: number; boundTo: string }> {
+  try {
+    return { port: await bindListener(server, advertised, range), boundTo: advertised };
+  } catch (error) {
+    if (advertised === local || bindErrno(error) !== "EADDRNOTAVAIL") throw error;
+    return { port: await bindListener(server, local, range), boundTo: local };
+  }
+}
+
 async function openActive(ctx: DataContext): Promise<PendingData> {
   if (ctx.settings.proxy !== undefined) throw new StorageError("INVALID", ACTIVE_PROXY_ERROR);
   const control = ctx.control.socket;
   const peer = plainAddress(control.remoteAddress ?? "");
   const local = plainAddress(control.localAddress ?? "");
-  const advertised = ctx.settings.activeAddress ?? local;
+  const advertised = plainAddress(ctx.settings.activeAddress ?? local);
+  if (ctx.settings.activeAddress !== undefined && isIP(advertised) === 0) {
+    throw new StorageError(
+      "INVALID",
+      `activeAddress=${advertised} is not an IP address: PORT and EPRT can only announce an address. Set activeAddress to the public IPv4 or IPv6 address (not a host name).`,
+      { retriable: false },
+    );
+  }
   const server = createServer();
   server.on("error", () => undefined);
-  let port: number;
-  try {
-    port = await bindListener(server, advertised, ctx.settings.activePorts);
-  } catch (error) {
-    if (advertised === local || (error as { code?: string }).code !== "EADDRNOTAVAIL") throw error;
-    // activeAddress is a public (NAT) address not on this machine: listen locally, announce it.
-    port = await bindListener(server, local, ctx.settings.activePorts);
+  const { port, boundTo } = await bindActiveListener(
+    server,
+    advertised,
+    local,
+    ctx.settings.activePorts,
+  );
+  if (boundTo !== advertised) {
+    ctx.control.note(
+      `activeAddress ${advertised} is not on this machine: listening on ${boundTo}:${String(port)}, announcing ${advertised}`,
+    );
   }
   let accepted: Socket | TLSSocket | undefined;
   let timer: NodeJS.Timeout | undefined;

@@ -23,8 +23,13 @@ export interface DownloadOptions {
   /** Names the action in messages: `Reading "/a/b"`. */
   what: string;
   key: string;
-  /** REST offset, sent right before the command [0]. */
+  /** REST offset, sent right before the command [0]. Only where the server honours REST. */
   offset: number;
+  /**
+   * Bytes to read and drop before the first byte of the stream [0]: the offset of a read where
+   * REST cannot be used (`features.rangedRead` false: ASCII mode, or no REST on the server).
+   */
+  skip?: number;
   /** End the stream after this many bytes and abort the rest of the transfer. */
   limit: number | undefined;
   /** Compare the byte count a `150 … (N bytes)` reply announced (binary file transfers). */
@@ -97,6 +102,11 @@ function streamData(
 ): Readable {
   const { what, key, limit } = options;
   const announced = announcedBytes(first.message);
+  /** Bytes the data connection delivered, skipped ones included. */
+  let wire = 0;
+  /** Bytes still to drop before the wanted range starts (`skip`). */
+  let toSkip = options.skip ?? 0;
+  /** Bytes handed to the stream. */
   let received = 0;
   let dataEnded = false;
   /** All wanted bytes arrived (`length` reached). */
@@ -146,7 +156,7 @@ function streamData(
     side.stopKeepAlive();
     side.quietControl(false);
     socket.resume();
-    if (cut && announced !== undefined && announced - received <= DRAIN_MAX_BYTES) {
+    if (cut && announced !== undefined && announced - wire <= DRAIN_MAX_BYTES) {
       draining = true;
       return;
     }
@@ -172,11 +182,11 @@ function streamData(
     if (settled || final === undefined) return;
     if (!dataEnded && !(cut && !draining)) return;
     const expected = announced === undefined ? undefined : announced - options.offset;
-    if (!cut && options.checkAnnounced && expected !== undefined && received < expected) {
+    if (!cut && options.checkAnnounced && expected !== undefined && wire < expected) {
       fail(
         new StorageError(
           "CONNECTION",
-          `${what} was cut short: ${String(received)} bytes received of ${String(expected)} announced. It will be retried.`,
+          `${what} was cut short: ${String(wire)} bytes received of ${String(expected)} announced. It will be retried.`,
           { key },
         ),
       );
@@ -210,9 +220,15 @@ function streamData(
     if (draining) idle.start();
     if (settled || stopping) return; // dropped: read only so the server never writes into a closed socket
     idle.start();
+    wire += chunk.length;
     let piece = chunk;
-    if (limit !== undefined && received + chunk.length >= limit) {
-      piece = chunk.subarray(0, limit - received);
+    if (toSkip > 0) {
+      const dropped = Math.min(toSkip, piece.length);
+      toSkip -= dropped;
+      piece = piece.subarray(dropped);
+    }
+    if (limit !== undefined && received + piece.length >= limit) {
+      piece = piece.subarray(0, limit - received);
       cut = true;
     }
     received += piece.length;
@@ -242,7 +258,7 @@ function streamData(
       fail(
         new StorageError(
           "CONNECTION",
-          `${what} failed: the data connection broke after ${String(received)} bytes, before the transfer was complete. It will be retried.`,
+          `${what} failed: the data connection broke after ${String(wire)} bytes, before the transfer was complete. It will be retried.`,
           { key },
         ),
       );

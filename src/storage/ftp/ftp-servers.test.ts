@@ -39,6 +39,7 @@ const TLS_KINDS = new Set<FtpKind>(["vsftpd", "proftpd", "pureftpd"]);
 
 function settingsFor(server: RunningServer, extra: Record<string, unknown> = {}): FtpSettings {
   const kind = server.kind as FtpKind;
+  const tls = extra["tls"] ?? (kind === "vsftpd-implicit" ? "implicit" : "none");
   return parseSettings({
     type: "ftp",
     host: server.host,
@@ -49,7 +50,8 @@ function settingsFor(server: RunningServer, extra: Record<string, unknown> = {})
     connectTimeout: 10,
     ...(kind === "vsftpd-implicit" ? { tls: "implicit" } : {}),
     ...(kind === "vsftpd-active" ? { passive: false } : {}),
-    ...(server.caFile === undefined ? {} : { caFile: server.caFile }),
+    // caFile only with TLS: parseSettings refuses settings that would have no effect.
+    ...(server.caFile === undefined || tls === "none" ? {} : { caFile: server.caFile }),
     ...extra,
   }) as FtpSettings;
 }
@@ -413,6 +415,36 @@ for (const kind of KINDS) {
             "a\nb\n",
           );
           await connection.remove(path);
+        } finally {
+          await connection.close();
+        }
+      });
+    }
+
+    if (kind === "vsftpd" || kind === "proftpd" || kind === "pureftpd") {
+      // All three refuse REST in ASCII mode (vsftpd `550 No support for resume of ASCII
+      // transfer`, ProFTPD `501 REST: Resuming transfers not allowed in ASCII mode`, Pure-FTPd
+      // `503 ASCII resume is unsafe`): rangedRead is false there, and an offset is read past.
+      void test("transferType=ascii: a read with an offset sends no REST and skips locally", async () => {
+        const server = get();
+        const { connection, log } = await dial(server, { transferType: "ascii" });
+        try {
+          await diagnosed(server, log, async () => {
+            assert.equal(connection.features.rangedRead, false);
+            const path = `${connection.root}/offset.txt`;
+            await connection.write(path, Readable.from([Buffer.from("line1\nline2\nline3\n")]));
+            const whole = await readAll(await connection.read(path, 0));
+            assert.ok(whole.length >= 18, "the whole text");
+            assert.deepEqual(await readAll(await connection.read(path, 8)), whole.subarray(8));
+            assert.deepEqual(
+              await readAll(await connection.read(path, 8, 4)),
+              whole.subarray(8, 12),
+            );
+            assert.equal((await readAll(await connection.read(path, 1000))).length, 0);
+            assert.doesNotMatch(log.lines.join("\n"), /> REST/);
+            assert.equal(await connection.alive(), true);
+            await connection.remove(path);
+          });
         } finally {
           await connection.close();
         }

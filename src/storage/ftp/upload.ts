@@ -161,6 +161,17 @@ export async function upload(
     }
     side.quietControl(true);
     side.startKeepAlive();
+    // A final 4xx/5xx while we still send (`451 Local error`, `452`/`552` disk full) ends the
+    // transfer: stop at once rather than push into a data connection the server may no longer
+    // read, which would stall until idleTimeout and then give up a connection that is fine.
+    const dataSocket = socket;
+    side.final.then(
+      (reply) => {
+        // The pump sees the close; preferReply then reports this reply.
+        if (reply.code >= 300) dataSocket.destroy();
+      },
+      () => undefined,
+    );
     let sent: number;
     try {
       sent = await pump(source, socket, ctx.idleMs, what);
