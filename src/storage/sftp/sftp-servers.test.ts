@@ -330,6 +330,7 @@ if (reason !== undefined && process.env.CI) {
         const known = (extra: Record<string, unknown>) =>
           settings(user, {
             password: user.password,
+            hostKey: undefined,
             hostKeyTrust: "knownHosts",
             knownHostsFile: file,
             ...extra,
