@@ -9,68 +9,16 @@ import { once } from "node:events";
 import * as net from "node:net";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
-import { after, describe, test } from "node:test";
-import { isRetriable, isStorageError, type StorageErrorCode } from "../src/storage/errors.ts";
+import { describe, test } from "node:test";
+import { isRetriable, isStorageError } from "../src/storage/errors.ts";
 import { openData, type DataContext } from "../src/storage/ftp/data-connection.ts";
 import { createFtpDialer } from "../src/storage/ftp/dialer.ts";
 import { MemoryProtocolLog } from "../src/storage/protocol-log.ts";
-import type { ProtocolConnection } from "../src/storage/protocol.ts";
 import { parseSettings, type FtpSettings } from "../src/storage/settings.ts";
-import { startFakeFtp, type FakeFtpOptions, type FakeFtpServer } from "./ftp-fake-server.ts";
+import { drain, isCode, readAll, useFakeFtp } from "./ftp-test-helpers.ts";
 
 const PASSWORD = "s3cret-Pass";
-const open: { server: FakeFtpServer; connection?: ProtocolConnection }[] = [];
-
-after(async () => {
-  for (const { server, connection } of open) {
-    await connection?.close();
-    await server.close();
-  }
-});
-
-async function fake(
-  options: FakeFtpOptions = {},
-  settings: Record<string, unknown> = {},
-): Promise<{ server: FakeFtpServer; connection: ProtocolConnection; log: MemoryProtocolLog }> {
-  const server = await startFakeFtp(options);
-  const entry: (typeof open)[number] = { server };
-  open.push(entry);
-  const log = new MemoryProtocolLog();
-  const parsed = parseSettings({
-    type: "ftp",
-    host: "127.0.0.1",
-    port: server.port,
-    user: "u",
-    password: PASSWORD,
-    keepAlive: 0,
-    ...settings,
-  }) as FtpSettings;
-  const connection = await createFtpDialer(parsed, log).dial();
-  entry.connection = connection;
-  return { server, connection, log };
-}
-
-function isCode(code: StorageErrorCode, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(isStorageError(error, code), `expected ${code}, got ${String(error)}`);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
-}
-
-/** Iterates a listing to its end (errors included). */
-async function drain(entries: AsyncIterable<unknown>): Promise<number> {
-  let count = 0;
-  const iterator = entries[Symbol.asyncIterator]();
-  while (!(await iterator.next()).done) count++;
-  return count;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+const fake = useFakeFtp({ password: PASSWORD });
 
 void describe("FTP adapter against a scripted server", () => {
   void test("CR, LF or NUL in a path is refused with INVALID before anything is sent", async () => {

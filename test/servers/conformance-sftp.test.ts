@@ -5,26 +5,10 @@ import { join } from "node:path";
 import { storageConformance } from "../conformance/storage-suite.ts";
 import { openStorage } from "../../src/storage/open.ts";
 import { parseSettings } from "../../src/storage/settings.ts";
-import type { RunningServer } from "./harness.ts";
+import type { RunningServer, TestUser } from "./harness.ts";
 import { useServer } from "./use-server.ts";
 
 const server = await useServer("openssh");
-
-/**
- * Raw access to the backup directory on the server's disk, bypassing the SFTP storage: `disk()`
- * is the directory of the storage last opened (set by `open`).
- */
-function rawHooks(disk: () => string | undefined) {
-  const onDisk = (key: string): string => {
-    const dir = disk();
-    if (dir === undefined) throw new Error("no storage was opened");
-    return join(dir, key);
-  };
-  return {
-    rawNames: (dir: string) => readdir(onDisk(dir)),
-    rawWrite: (key: string, data: Uint8Array) => writeFile(onDisk(key), data),
-  };
-}
 
 function base(running: RunningServer): Record<string, unknown> {
   return {
@@ -36,65 +20,71 @@ function base(running: RunningServer): Record<string, unknown> {
   };
 }
 
-if (server !== undefined) {
-  // Each `path` below is relative to the login directory: the user's home on the server's disk,
-  // and for the chrooted user the chroot.
-  let passwordDisk: string | undefined;
-  storageConformance("OpenSSH, password user", {
-    open: async () => {
-      const running = await server.get();
+interface Variant {
+  label: string;
+  /** The user to log in as, and the settings that log in as that user. */
+  login: (running: RunningServer) => { user: TestUser; settings: Record<string, unknown> };
+  /** Where the storage's path goes, below the login directory. */
+  parent: string;
+}
+
+const variants: Variant[] = [
+  {
+    label: "OpenSSH, password user",
+    login: (running) => {
       const user = running.users.password;
-      const path = `c-${randomBytes(4).toString("hex")}`;
-      passwordDisk = join(user.home, path);
-      return openStorage(
-        parseSettings({
-          ...base(running),
-          user: user.name,
-          password: user.password,
-          path,
-        }),
-      );
+      return { user, settings: { user: user.name, password: user.password } };
     },
-    ...rawHooks(() => passwordDisk),
-  });
-  let keyDisk: string | undefined;
-  storageConformance("OpenSSH, key user with a passphrase, sequential writes", {
-    open: async () => {
-      const running = await server.get();
+    parent: "",
+  },
+  {
+    label: "OpenSSH, key user with a passphrase, sequential writes",
+    login: (running) => {
       const user = running.users.key;
       if (user?.encryptedKeyPath === undefined) throw new Error("the harness gave no key user");
-      const path = `c-${randomBytes(4).toString("hex")}`;
-      keyDisk = join(user.home, path);
-      return openStorage(
-        parseSettings({
-          ...base(running),
+      return {
+        user,
+        settings: {
           user: user.name,
           privateKey: user.encryptedKeyPath,
           passphrase: user.passphrase,
           sequentialWrites: true,
-          path,
-        }),
-      );
+        },
+      };
     },
-    ...rawHooks(() => keyDisk),
-  });
-  let chrootDisk: string | undefined;
-  storageConformance("OpenSSH, sftp-only chrooted user", {
-    open: async () => {
-      const running = await server.get();
+    parent: "",
+  },
+  {
+    label: "OpenSSH, sftp-only chrooted user",
+    login: (running) => {
       const user = running.users.chroot;
       if (user === undefined) throw new Error("the harness gave no chroot user");
-      const path = `upload/c-${randomBytes(4).toString("hex")}`;
-      chrootDisk = join(user.home, path);
-      return openStorage(
-        parseSettings({
-          ...base(running),
-          user: user.name,
-          password: user.password,
-          path,
-        }),
-      );
+      return { user, settings: { user: user.name, password: user.password } };
     },
-    ...rawHooks(() => chrootDisk),
-  });
+    parent: "upload/",
+  },
+];
+
+if (server !== undefined) {
+  for (const variant of variants) {
+    // `path` is relative to the login directory: the user's home on the server's disk, and for
+    // the chrooted user the chroot.
+    /** The backup directory of the storage last opened, on the server's disk. */
+    let disk: string | undefined;
+    const onDisk = (key: string): string => {
+      if (disk === undefined) throw new Error("no storage was opened");
+      return join(disk, key);
+    };
+    storageConformance(variant.label, {
+      open: async () => {
+        const running = await server.get();
+        const { user, settings } = variant.login(running);
+        const path = `${variant.parent}c-${randomBytes(4).toString("hex")}`;
+        disk = join(user.home, path);
+        return openStorage(parseSettings({ ...base(running), ...settings, path }));
+      },
+      rawNames: (dir) => readdir(onDisk(dir)),
+      rawWrite: (key, data) => writeFile(onDisk(key), data),
+    });
+  }
 }

@@ -1,21 +1,18 @@
 // ProFTPD 1.3.8 from Debian (proftpd-core + proftpd-mod-crypto for mod_tls), unpacked into
 // .servers/proftpd. One virtual user from an AuthUserFile; explicit TLS optional.
-import { chmod, chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { chmod, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { makeCerts } from "./certs.ts";
-import type { RunningServer } from "./harness.ts";
 import {
-  INSTALL_HINT,
-  SERVERS_DIR,
-  binaryUnavailable,
-  freePort,
-  freePortRange,
-  makeServerDir,
-  mustRun,
-  releasePorts,
-  runCommand,
-} from "./runtime.ts";
-import { spawnServer, waitForGreeting } from "./spawn.ts";
+  cryptHash,
+  inServerDir,
+  makeHome,
+  reservePort,
+  reservePortRange,
+  spawnFtpServer,
+} from "./ftp-setup.ts";
+import type { RunningServer } from "./harness.ts";
+import { INSTALL_HINT, SERVERS_DIR, binaryUnavailable, runCommand } from "./runtime.ts";
 import { ensureSystemUsers } from "./users.ts";
 
 const ROOT = path.join(SERVERS_DIR, "proftpd");
@@ -37,23 +34,15 @@ export async function proftpdUnavailable(): Promise<string | undefined> {
 export async function startProftpd(): Promise<RunningServer> {
   const kind = "proftpd";
   const users = await ensureSystemUsers();
-  const dir = await makeServerDir(kind);
-  const ports: number[] = [];
-  try {
+  return inServerDir(kind, async (dir, ports) => {
     const certs = await makeCerts(dir);
     const user = users.pass;
-    const home = path.join(dir, "home", user.name);
-    await mkdir(home, { recursive: true, mode: 0o755 });
-    await chown(home, user.uid, user.gid);
-    const port = await freePort();
-    ports.push(port);
-    const pasv = await freePortRange(20);
-    for (let p = pasv[0]; p <= pasv[1]; p++) ports.push(p);
+    const home = await makeHome(dir, user);
+    const port = await reservePort(ports);
+    const pasv = await reservePortRange(ports, 20);
 
     // Virtual user: name:crypt-hash:uid:gid:gecos:home:shell (crypt() understands $6$).
-    const hash = (
-      await mustRun("openssl", ["passwd", "-6", "-stdin"], { input: user.password + "\n" })
-    ).trim();
+    const hash = await cryptHash(user.password);
     const passwdFile = path.join(dir, "ftpd.passwd");
     const groupFile = path.join(dir, "ftpd.group");
     await writeFile(
@@ -125,30 +114,18 @@ TLSRenegotiate          none
 `,
     );
 
-    const server = await spawnServer({
+    return spawnFtpServer({
+      kind,
       cmd: BIN,
       args: ["-n", "-c", conf],
-      logFile,
-      dirs: [dir],
+      dir,
       ports,
-    });
-    await waitForGreeting({ kind, port, proto: "ftp", server, logFile });
-    return {
-      kind,
-      host: "127.0.0.1",
       port,
-      pid: server.pid,
-      users: { password: { name: user.name, password: user.password, home } },
-      caFile: certs.caFile,
-      certFingerprint: certs.fingerprint,
-      clientCert: { certFile: certs.clientCertFile, keyFile: certs.clientKeyFile },
-      pasvPortRange: pasv,
       logFile,
-      stop: server.stop,
-    };
-  } catch (e) {
-    releasePorts(ports);
-    await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
+      user,
+      home,
+      certs,
+      pasv,
+    });
+  });
 }

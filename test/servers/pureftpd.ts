@@ -1,19 +1,18 @@
 // Pure-FTPd 1.0.50 from Debian, unpacked into .servers/pureftpd. One virtual user from a
 // PureDB file; explicit TLS optional (-Y 1). Configured entirely by command-line flags.
-import { chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { makeCerts } from "./certs.ts";
-import type { RunningServer } from "./harness.ts";
 import {
-  SERVERS_DIR,
-  binaryUnavailable,
-  freePort,
-  freePortRange,
-  makeServerDir,
-  mustRun,
-  releasePorts,
-} from "./runtime.ts";
-import { spawnServer, waitForGreeting } from "./spawn.ts";
+  cryptHash,
+  inServerDir,
+  makeHome,
+  reservePort,
+  reservePortRange,
+  spawnFtpServer,
+} from "./ftp-setup.ts";
+import type { RunningServer } from "./harness.ts";
+import { SERVERS_DIR, binaryUnavailable, mustRun } from "./runtime.ts";
 import { ensureSystemUsers } from "./users.ts";
 
 const ROOT = path.join(SERVERS_DIR, "pureftpd");
@@ -30,26 +29,18 @@ export async function pureftpdUnavailable(): Promise<string | undefined> {
 export async function startPureftpd(): Promise<RunningServer> {
   const kind = "pureftpd";
   const users = await ensureSystemUsers();
-  const dir = await makeServerDir(kind);
-  const ports: number[] = [];
-  try {
+  return inServerDir(kind, async (dir, ports) => {
     const certs = await makeCerts(dir);
     const user = users.pass;
-    const home = path.join(dir, "home", user.name);
-    await mkdir(home, { recursive: true, mode: 0o755 });
-    await chown(home, user.uid, user.gid);
-    const port = await freePort();
-    ports.push(port);
+    const home = await makeHome(dir, user);
+    const port = await reservePort(ports);
     // Pure-FTPd caps the client count at half the passive range: 40 ports -> 20 clients.
-    const pasv = await freePortRange(40);
-    for (let p = pasv[0]; p <= pasv[1]; p++) ports.push(p);
+    const pasv = await reservePortRange(ports, 40);
 
     // PureDB user. We write the text file ourselves instead of `pure-pw useradd`: that one
     // hashes with argon2id at a cost that makes every login take about a second, and appends
     // "/./" to the home (chroot). crypt()'s $6$ is accepted too.
-    const hash = (
-      await mustRun("openssl", ["passwd", "-6", "-stdin"], { input: user.password + "\n" })
-    ).trim();
+    const hash = await cryptHash(user.password);
     const passwdFile = path.join(dir, "pureftpd.passwd");
     const pdbFile = path.join(dir, "pureftpd.pdb");
     await writeFile(
@@ -80,24 +71,18 @@ export async function startPureftpd(): Promise<RunningServer> {
       ...["--minuid", "1"],
       "--verboselog",
     ];
-    const server = await spawnServer({ cmd: BIN, args, logFile, dirs: [dir], ports });
-    await waitForGreeting({ kind, port, proto: "ftp", server, logFile });
-    return {
+    return spawnFtpServer({
       kind,
-      host: "127.0.0.1",
+      cmd: BIN,
+      args,
+      dir,
+      ports,
       port,
-      pid: server.pid,
-      users: { password: { name: user.name, password: user.password, home } },
-      caFile: certs.caFile,
-      certFingerprint: certs.fingerprint,
-      clientCert: { certFile: certs.clientCertFile, keyFile: certs.clientKeyFile },
-      pasvPortRange: pasv,
       logFile,
-      stop: server.stop,
-    };
-  } catch (e) {
-    releasePorts(ports);
-    await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
+      user,
+      home,
+      certs,
+      pasv,
+    });
+  });
 }

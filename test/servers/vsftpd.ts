@@ -1,18 +1,16 @@
 // vsftpd 3.0.3 from Debian, unpacked into .servers/vsftpd, in four configurations.
-import { chown, mkdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import * as path from "node:path";
 import { makeCerts, type CertSet } from "./certs.ts";
-import type { RunningServer } from "./harness.ts";
 import {
-  SERVERS_DIR,
-  binaryUnavailable,
-  freePort,
-  freePortRange,
-  makeServerDir,
-  releasePorts,
-  sleep,
-} from "./runtime.ts";
-import { spawnServer, waitForGreeting } from "./spawn.ts";
+  inServerDir,
+  makeHome,
+  reservePort,
+  reservePortRange,
+  spawnFtpServer,
+} from "./ftp-setup.ts";
+import type { RunningServer } from "./harness.ts";
+import { SERVERS_DIR, binaryUnavailable, sleep } from "./runtime.ts";
 import { PAM_SERVICE, ensureSystemUsers } from "./users.ts";
 
 export type VsftpdKind = "vsftpd" | "vsftpd-implicit" | "vsftpd-active" | "vsftpd-limit";
@@ -108,56 +106,35 @@ function config(o: {
 
 export async function startVsftpd(kind: VsftpdKind): Promise<RunningServer> {
   const users = await ensureSystemUsers();
-  const dir = await makeServerDir(kind);
-  const ports: number[] = [];
-  try {
+  return inServerDir(kind, async (dir, ports) => {
     const tlsOn = kind === "vsftpd" || kind === "vsftpd-implicit";
     const certs = tlsOn ? await makeCerts(dir) : undefined;
-    const home = path.join(dir, "home", users.pass.name);
-    await mkdir(home, { recursive: true, mode: 0o755 });
-    await chown(home, users.pass.uid, users.pass.gid);
+    const home = await makeHome(dir, users.pass);
     const emptyDir = path.join(dir, "empty"); // root-owned, empty, not writable by the user
     await mkdir(emptyDir, { mode: 0o755 });
-    const port = await freePort();
-    ports.push(port);
-    const pasv = kind === "vsftpd-active" ? undefined : await freePortRange(20);
-    if (pasv) for (let p = pasv[0]; p <= pasv[1]; p++) ports.push(p);
+    const port = await reservePort(ports);
+    const pasv = kind === "vsftpd-active" ? undefined : await reservePortRange(ports, 20);
     const logFile = path.join(dir, "vsftpd.log");
     const conf = path.join(dir, "vsftpd.conf");
     await writeFile(conf, config({ kind, port, home, emptyDir, logFile, pasv, certs }));
 
-    const server = await spawnServer({ cmd: BIN, args: [conf], logFile, dirs: [dir], ports });
-    await waitForGreeting({
+    const running = await spawnFtpServer({
       kind,
+      cmd: BIN,
+      args: [conf],
+      dir,
+      ports,
       port,
-      proto: "ftp",
-      implicitTls: kind === "vsftpd-implicit",
-      server,
       logFile,
+      implicitTls: kind === "vsftpd-implicit",
+      user: users.pass,
+      home,
+      certs,
+      pasv,
     });
     // vsftpd counts a session against max_per_ip until it has reaped the session process;
     // give it a moment after the readiness probe so callers get both slots.
     if (kind === "vsftpd-limit") await sleep(200);
-    return {
-      kind,
-      host: "127.0.0.1",
-      port,
-      pid: server.pid,
-      users: { password: { name: users.pass.name, password: users.pass.password, home } },
-      ...(certs
-        ? {
-            caFile: certs.caFile,
-            certFingerprint: certs.fingerprint,
-            clientCert: { certFile: certs.clientCertFile, keyFile: certs.clientKeyFile },
-          }
-        : {}),
-      ...(pasv ? { pasvPortRange: pasv } : {}),
-      logFile,
-      stop: server.stop,
-    };
-  } catch (e) {
-    releasePorts(ports);
-    await rm(dir, { recursive: true, force: true });
-    throw e;
-  }
+    return running;
+  });
 }

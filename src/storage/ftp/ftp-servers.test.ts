@@ -10,13 +10,15 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
+import { drain, isCode, readAll, unavailableServerTest } from "../../../test/ftp-test-helpers.ts";
 import {
+  ALL_SERVER_KINDS,
   startServer,
   unavailableReason,
   type RunningServer,
   type ServerKind,
 } from "../../../test/servers/harness.ts";
-import { isRetriable, isStorageError, type StorageErrorCode } from "../errors.ts";
+import { isRetriable, isStorageError } from "../errors.ts";
 import { MemoryProtocolLog } from "../protocol-log.ts";
 import type { ProtocolConnection } from "../protocol.ts";
 import { parseSettings, type FtpSettings } from "../settings.ts";
@@ -27,14 +29,7 @@ import { createNameCodec } from "./encoding.ts";
 import { readMtime, setMtime } from "./mtime.ts";
 
 type FtpKind = Exclude<ServerKind, "openssh">;
-const KINDS: FtpKind[] = [
-  "vsftpd",
-  "vsftpd-implicit",
-  "vsftpd-active",
-  "vsftpd-limit",
-  "proftpd",
-  "pureftpd",
-];
+const KINDS = ALL_SERVER_KINDS.filter((kind): kind is FtpKind => kind !== "openssh");
 const TLS_KINDS = new Set<FtpKind>(["vsftpd", "proftpd", "pureftpd"]);
 
 function settingsFor(server: RunningServer, extra: Record<string, unknown> = {}): FtpSettings {
@@ -60,28 +55,6 @@ async function dial(server: RunningServer, extra: Record<string, unknown> = {}) 
   const log = new MemoryProtocolLog();
   const connection = await createFtpDialer(settingsFor(server, extra), log).dial();
   return { connection, log };
-}
-
-function isCode(code: StorageErrorCode, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(isStorageError(error, code), `expected ${code}, got ${String(error)}`);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
-}
-
-/** Iterates a listing to its end (errors included). */
-async function drain(entries: AsyncIterable<unknown>): Promise<number> {
-  let count = 0;
-  const iterator = entries[Symbol.asyncIterator]();
-  while (!(await iterator.next()).done) count++;
-  return count;
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 async function names(connection: ProtocolConnection, dir: string): Promise<Map<string, number>> {
@@ -182,13 +155,7 @@ function serverSuite(kind: FtpKind, body: (get: () => RunningServer) => void): v
   void describe(kind, async () => {
     const reason = await unavailableReason(kind);
     if (reason !== undefined) {
-      if (process.env["CI"] !== undefined) {
-        void test(`${kind} is available`, () => {
-          assert.fail(`${kind} test server unavailable: ${reason}`);
-        });
-      } else {
-        void test(`${kind} (unavailable: ${reason})`, { skip: reason }, () => undefined);
-      }
+      unavailableServerTest(kind, reason);
       return;
     }
     let server: RunningServer | undefined;

@@ -6,52 +6,12 @@
  * ftp-servers.test.ts.
  */
 import assert from "node:assert/strict";
-import type { Readable } from "node:stream";
-import { after, describe, test } from "node:test";
-import {
-  startFakeFtp,
-  type FakeFtpOptions,
-  type FakeFtpServer,
-} from "../../../test/ftp-fake-server.ts";
-import { MemoryProtocolLog } from "../protocol-log.ts";
+import { describe, test } from "node:test";
+import type { FakeFtpOptions, FakeFtpServer } from "../../../test/ftp-fake-server.ts";
+import { readAll, useFakeFtp } from "../../../test/ftp-test-helpers.ts";
 import type { ProtocolConnection } from "../protocol.ts";
-import { parseSettings, type FtpSettings } from "../settings.ts";
-import { createFtpDialer } from "./dialer.ts";
 
-const open: { server: FakeFtpServer; connection?: ProtocolConnection }[] = [];
-after(async () => {
-  for (const { server, connection } of open) {
-    await connection?.close();
-    await server.close();
-  }
-});
-
-async function fake(
-  options: FakeFtpOptions,
-  settings: Record<string, unknown> = {},
-): Promise<{ server: FakeFtpServer; connection: ProtocolConnection }> {
-  const server = await startFakeFtp(options);
-  const entry: (typeof open)[number] = { server };
-  open.push(entry);
-  const parsed = parseSettings({
-    type: "ftp",
-    host: "127.0.0.1",
-    port: server.port,
-    user: "u",
-    password: "p",
-    keepAlive: 0,
-    ...settings,
-  }) as FtpSettings;
-  const connection = await createFtpDialer(parsed, new MemoryProtocolLog()).dial();
-  entry.connection = connection;
-  return { server, connection };
-}
-
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+const fake = useFakeFtp();
 
 /** Refuses REST the way a server without it (or in ASCII mode) does. */
 const refuseRest: FakeFtpOptions["hook"] = (verb, _arg, s) =>

@@ -16,18 +16,13 @@ import { Readable } from "node:stream";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
 import { startFaultProxy, type Fault, type FaultProxy } from "../../../test/fault-proxy.ts";
-import {
-  closed,
-  startFakeFtp,
-  type FakeFtpOptions,
-  type FakeFtpServer,
-} from "../../../test/ftp-fake-server.ts";
+import { closed, type FakeFtpOptions, type FakeFtpServer } from "../../../test/ftp-fake-server.ts";
+import { isCode, unavailableServerTest, useFakeFtp } from "../../../test/ftp-test-helpers.ts";
 import {
   startServer,
   unavailableReason,
   type RunningServer,
 } from "../../../test/servers/harness.ts";
-import { isStorageError, type StorageErrorCode } from "../errors.ts";
 import { MemoryProtocolLog } from "../protocol-log.ts";
 import type { ProtocolConnection } from "../protocol.ts";
 import { parseSettings, type FtpSettings } from "../settings.ts";
@@ -36,21 +31,7 @@ import { createFtpDialer } from "./dialer.ts";
 const IDLE_TIMEOUT_S = 5;
 const PATH = "/home/.f.ferry-tmp";
 
-function isCode(code: StorageErrorCode, pattern?: RegExp) {
-  return (error: unknown) => {
-    assert.ok(isStorageError(error, code), `expected ${code}, got ${String(error)}`);
-    if (pattern) assert.match(error.message, pattern);
-    return true;
-  };
-}
-
-const open: { server: FakeFtpServer; connection?: ProtocolConnection }[] = [];
-after(async () => {
-  for (const { server, connection } of open) {
-    await connection?.close();
-    await server.close();
-  }
-});
+const dialFake = useFakeFtp({ idleTimeout: IDLE_TIMEOUT_S });
 
 /**
  * A scripted server whose STOR is `stor` (it gets the server's files, to keep the partial
@@ -66,31 +47,19 @@ async function fake(
   settings: Record<string, unknown> = {},
 ) {
   const state: { files?: Map<string, Buffer> } = {};
-  const server = await startFakeFtp({
-    ...options,
-    hook: async (verb, arg, s) => {
-      if (verb !== "STOR") return false;
-      await stor(arg, s, state.files ?? new Map<string, Buffer>());
-      return true;
+  const opened = await dialFake(
+    {
+      ...options,
+      hook: async (verb, arg, s) => {
+        if (verb !== "STOR") return false;
+        await stor(arg, s, state.files ?? new Map<string, Buffer>());
+        return true;
+      },
     },
-  });
-  state.files = server.files;
-  const entry: (typeof open)[number] = { server };
-  open.push(entry);
-  const log = new MemoryProtocolLog();
-  const parsed = parseSettings({
-    type: "ftp",
-    host: "127.0.0.1",
-    port: server.port,
-    user: "u",
-    password: "p",
-    keepAlive: 0,
-    idleTimeout: IDLE_TIMEOUT_S,
-    ...settings,
-  }) as FtpSettings;
-  const connection = await createFtpDialer(parsed, log).dial();
-  entry.connection = connection;
-  return { server, connection, log };
+    settings,
+  );
+  state.files = opened.server.files;
+  return opened;
 }
 
 /** Removes PATH on the same connection and checks the server got DELE and kept nothing. */
@@ -202,13 +171,7 @@ for (const kind of REAL_KINDS) {
   void describe(`cleanup after a failed upload, on the same connection (${kind})`, async () => {
     const reason = await unavailableReason(kind);
     if (reason !== undefined) {
-      if (process.env["CI"] !== undefined) {
-        void test(`${kind} is available`, () => {
-          assert.fail(`${kind} test server unavailable: ${reason}`);
-        });
-      } else {
-        void test(`${kind} (unavailable: ${reason})`, { skip: reason }, () => undefined);
-      }
+      unavailableServerTest(kind, reason);
       return;
     }
     let server: RunningServer | undefined;
