@@ -15,7 +15,7 @@ export function addDestinationFlags(command: Command): void {
   command
     .addOption(
       new Option(
-        "-s, --set <key=value...>",
+        "-s, --set <key=value>",
         "set a destination setting (repeatable), e.g. --set maxConnections=8",
       ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
     )

@@ -5,6 +5,8 @@
  * where.
  */
 import { isIP } from "node:net";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import { z } from "zod";
 import { maskUserinfo, SECRET_SETTINGS } from "./redact.ts";
 import { checkCombinations, impliedSettings } from "./settings-combinations.ts";
@@ -84,6 +86,14 @@ const proxyUrl = z
     error: "expected http://host:port, socks4://host:port or socks5://[user:pass@]host:port",
   });
 
+/** A local file path; a leading `~/` means the home directory (shells leave `key=~/x` alone). */
+const filePath = z
+  .string()
+  .min(1, { error: "expected a file path" })
+  .transform((text) =>
+    text === "~" || text.startsWith("~/") ? join(homedir(), text.slice(1)) : text,
+  );
+
 const tlsVersion = z.enum(["1.2", "1.3"], { error: "expected 1.2 or 1.3" });
 const fingerprint = z
   .string()
@@ -100,7 +110,7 @@ const common = {
   bandwidthLimit: rate.optional(),
   uploadLimit: rate.optional(),
   downloadLimit: rate.optional(),
-  protocolLog: z.string().optional(),
+  protocolLog: filePath.optional(),
   readOnly: bool.default(false),
 };
 
@@ -134,13 +144,13 @@ export const ftpSettings = z.strictObject({
   tlsMinVersion: tlsVersion.default("1.2"),
   tlsMaxVersion: tlsVersion.default("1.3"),
   tlsTrust: z.enum(["ca", "fingerprint", "insecure"]).default("ca"),
-  caFile: z.string().optional(),
+  caFile: filePath.optional(),
   tlsFingerprint: fingerprint.optional(),
   protectData: bool.default(true),
   clearControl: bool.default(false),
   tlsSessionReuse: bool.default(true),
-  clientCert: z.string().optional(),
-  clientKey: z.string().optional(),
+  clientCert: filePath.optional(),
+  clientKey: filePath.optional(),
   passive: bool.default(true),
   passiveCommand: z.enum(["auto", "epsv", "pasv"]).default("auto"),
   activeAddress: z
@@ -169,9 +179,9 @@ export const sftpSettings = z.strictObject({
   ...common,
   ...network,
   auth: z.enum(["password", "key", "agent"]).optional(),
-  privateKey: z.string().optional(),
+  privateKey: filePath.optional(),
   passphrase: safeText.optional(),
-  agent: z.string().optional(),
+  agent: filePath.optional(),
   hostKeyTrust: z.enum(["fingerprint", "knownHosts", "insecure"]).default("fingerprint"),
   hostKey: z
     .string()
@@ -179,7 +189,7 @@ export const sftpSettings = z.strictObject({
       error: "expected an OpenSSH fingerprint such as SHA256:abc…(43 characters)",
     })
     .optional(),
-  knownHostsFile: z.string().optional(),
+  knownHostsFile: filePath.optional(),
   algorithms: z
     .strictObject({
       cipher: z.array(z.string()).optional(),

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { homedir } from "node:os";
 import { describe, it } from "node:test";
 import { SettingsError } from "./settings.ts";
 import { defaultPort, parseDestination, redactUrl } from "./url.ts";
@@ -136,6 +137,13 @@ describe("parseDestination", () => {
       () => parseDestination("ftp://u@h/b", { password: "hunter2\nx" }),
       (error: Error) => !error.message.includes("hunter2") && /\(hidden\)/.test(error.message),
     );
+  });
+});
+
+describe("file paths", () => {
+  it("expand a leading ~/ to the home directory", () => {
+    const { settings } = parseDestination("sftp://u@h/b?privateKey=~/.ssh/id_ed25519");
+    assert.equal(settings.type === "sftp" && settings.privateKey, `${homedir()}/.ssh/id_ed25519`);
   });
 });
 
