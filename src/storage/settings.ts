@@ -242,7 +242,13 @@ export function parseSettings(input: Record<string, unknown>): StorageSettings {
   const lines = result.error.issues.map((issue) => {
     const name = issue.path.join(".");
     if (issue.code === "unrecognized_keys") {
-      return `unknown setting ${issue.keys.map((k) => `"${k}"`).join(", ")}: see \`ferry destination test --help\` for the list`;
+      return issue.keys
+        .map((key) => {
+          const near = closestSetting(key, input.type);
+          const hint = near === undefined ? "" : ` (did you mean "${near}"?)`;
+          return `unknown setting "${key}" for ${String(input.type)} destinations${hint}: docs/settings.md lists them all`;
+        })
+        .join("\n  ");
     }
     if (issue.code === "invalid_union" && name === "type") {
       return `destination type must be local, memory, ftp or sftp`;
@@ -257,6 +263,38 @@ export function parseSettings(input: Record<string, unknown>): StorageSettings {
     return `setting "${name}" = ${shown}: ${issue.message}`;
   });
   throw new SettingsError(`Invalid destination settings:\n  ${lines.join("\n  ")}`);
+}
+
+/** The known setting nearest to a misspelt one (edit distance at most 3), if any. */
+function closestSetting(key: string, type: unknown): string | undefined {
+  const schema = {
+    local: localSettings,
+    memory: memorySettings,
+    ftp: ftpSettings,
+    sftp: sftpSettings,
+  }[String(type) as "local"] as { shape: Record<string, unknown> } | undefined;
+  let best: { name: string; distance: number } | undefined;
+  for (const name of Object.keys(schema?.shape ?? {})) {
+    const distance = editDistance(key.toLowerCase(), name.toLowerCase());
+    if (distance <= 3 && (best === undefined || distance < best.distance))
+      best = { name, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      current.push(
+        Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + cost),
+      );
+    }
+    previous = current;
+  }
+  return previous[b.length] ?? 0;
 }
 
 function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {

@@ -72,7 +72,12 @@ describe("parseDestination", () => {
   const bad: [string, RegExp][] = [
     ["ftp://u@h/b?maxConnections=-1", /"maxConnections" = "-1": expected 0 or more/],
     ["ftp://u@h/b?tls=maybe", /"tls" = "maybe"/],
-    ["ftp://u@h/b?colour=blue", /unknown setting "colour"/],
+    ["ftp://u@h/b?colour=blue", /unknown setting "colour" for ftp destinations: docs\/settings.md/],
+    [
+      "ftp://u@h/b?maxConnection=2",
+      /unknown setting "maxConnection" .*did you mean "maxConnections"/,
+    ],
+    ["sftp://u@h/b?hostkey=x", /did you mean "hostKey"/],
     ["gopher://h/", /Unsupported destination scheme "gopher:\/\/"/],
     ["ftp://h/b", /user is required/],
     ["ftp://u@h/b?port=70000", /"port" = "70000": expected a port from 1 to 65535/],
