@@ -76,7 +76,7 @@ function trustError(policy: TlsPolicy, fingerprint: string | undefined, why: str
   const fix =
     fingerprint === undefined
       ? ""
-      : ` If you trust this certificate, set --set tlsTrust=fingerprint --set tlsFingerprint=${fingerprint} (or caFile=<CA PEM> when a CA signed it).`;
+      : ` If it is the server's certificate, trust it with --set tlsTrust=fingerprint --set tlsFingerprint=${fingerprint} (or --set caFile=<CA PEM file> when your own CA signed it).`;
   return new StorageError(
     "TLS",
     `The TLS certificate of ${policy.where} is not trusted: ${why}. Its SHA-256 fingerprint is ${shown}.${fix}`,
