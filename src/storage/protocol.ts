@@ -23,6 +23,14 @@ export interface ProtocolFeatures {
   listLimit?: number;
 }
 
+/** What a real filesystem (local, memory) offers: everything. */
+export const FILESYSTEM_FEATURES: ProtocolFeatures = {
+  atomicReplace: true,
+  setMtime: true,
+  freeSpace: true,
+  rangedRead: true,
+};
+
 export interface ProtocolConnection {
   /** Small number naming this connection in the protocol log. */
   readonly id: number;

@@ -4,18 +4,11 @@ import * as fs from "node:fs/promises";
 import { resolve } from "node:path";
 import { Readable } from "node:stream";
 import { fromNodeError, isStorageError } from "../errors.ts";
-import type { Dialer, ProtocolConnection, ProtocolFeatures } from "../protocol.ts";
+import { FILESYSTEM_FEATURES, type Dialer, type ProtocolConnection } from "../protocol.ts";
 import type { LocalSettings } from "../settings.ts";
 import type { Entry, EntryType, FreeSpace, ServerInfo } from "../storage.ts";
 
 let nextId = 1;
-
-const FEATURES: ProtocolFeatures = {
-  atomicReplace: true,
-  setMtime: true,
-  freeSpace: true,
-  rangedRead: true,
-};
 
 /** `path` is resolved against the working directory (the local "login directory"). */
 export function createLocalDialer(settings: LocalSettings): Dialer {
@@ -38,7 +31,7 @@ function entryType(stats: {
 
 class LocalConnection implements ProtocolConnection {
   readonly id = nextId++;
-  readonly features = FEATURES;
+  readonly features = FILESYSTEM_FEATURES;
   readonly root: string;
 
   constructor(root: string) {

@@ -5,7 +5,7 @@
  */
 import { Readable } from "node:stream";
 import { StorageError, type StorageErrorCode } from "../errors.ts";
-import type { Dialer, ProtocolConnection, ProtocolFeatures } from "../protocol.ts";
+import { FILESYSTEM_FEATURES, type Dialer, type ProtocolConnection } from "../protocol.ts";
 import type { Entry, FreeSpace, ServerInfo } from "../storage.ts";
 
 interface Node {
@@ -31,13 +31,6 @@ export type MemoryOperation =
 export type FaultHook = (operation: MemoryOperation, path: string) => StorageError | undefined;
 
 let nextId = 1;
-
-const FEATURES: ProtocolFeatures = {
-  atomicReplace: true,
-  setMtime: true,
-  freeSpace: true,
-  rangedRead: true,
-};
 
 /** A memory "server": its dialer hands out connections onto one shared tree. */
 export class MemoryServer implements Dialer {
@@ -104,7 +97,7 @@ function parentOf(path: string): string {
 
 class MemoryConnection implements ProtocolConnection {
   readonly id = nextId++;
-  readonly features = FEATURES;
+  readonly features = FILESYSTEM_FEATURES;
   readonly root: string;
   readonly #server: MemoryServer;
   #closed = false;
