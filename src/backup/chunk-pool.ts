@@ -75,7 +75,7 @@ export class ChunkPool {
   readonly #load = new Map<Worker, number>();
   readonly #jobs = new Map<number, Job>();
   #next = 0;
-  #fatal: unknown;
+  #fatal: Error | undefined;
 
   constructor(repo: Repository, packer: Packer, workers = defaultWorkers()) {
     this.#packer = packer;
@@ -163,7 +163,7 @@ export class ChunkPool {
   }
 
   #fail(error: unknown): void {
-    this.#fatal ??= error;
+    this.#fatal ??= error instanceof Error ? error : new Error(String(error));
     for (const [id, job] of this.#jobs) {
       this.#jobs.delete(id);
       job.reject(error);
