@@ -9,6 +9,7 @@ import { hostname, userInfo } from "node:os";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { RepoError } from "../repo/errors.ts";
+import { mapLimit } from "../repo/io.ts";
 import { RepoLock, type LeaseOptions } from "../repo/lock.ts";
 import { Packer } from "../repo/packer.ts";
 import type { Repository } from "../repo/repository.ts";
@@ -215,7 +216,8 @@ class Run {
     this.#pool = pool;
     this.#options = options;
     this.#excluder = new Excluder(options.exclude);
-    this.#slots = new Semaphore((options.workers ?? defaultWorkers()) * 6);
+    // Small files cost a round trip each; many in flight hide it. Large ones are bounded per worker.
+    this.#slots = new Semaphore((options.workers ?? defaultWorkers()) * 32);
   }
 
   #warn(path: string, message: string, skipped: boolean): void {
@@ -255,7 +257,7 @@ class Run {
         );
       }
     }
-    void this.#scan(paths);
+    if (this.#options.onProgress !== undefined) void this.#scan(paths);
     const devices = new Set<bigint>();
     for (const path of paths) devices.add((await lstat(path, { bigint: true })).dev);
     const root = await lstat("/", { bigint: true });
@@ -320,16 +322,21 @@ class Run {
     }
     names.sort();
     const children: Done[] = [];
-    for (const child of names) {
+    const kept = names.filter(
+      (child) =>
+        restrict?.children.has(child) === true || !this.#excluder.excludesPath(join(abs, child)),
+    );
+    // lstat a directory's entries together: one at a time left the walk waiting on the disk.
+    const stats = await mapLimit(kept, 64, (child) =>
+      lstat(join(abs, child), { bigint: true }).catch((error: unknown) => error as Error),
+    );
+    for (const [i, child] of kept.entries()) {
       const childAbs = join(abs, child);
       const childOnly = restrict?.children.get(child);
       const explicit = childOnly !== undefined;
-      if (!explicit && this.#excluder.excludesPath(childAbs)) continue;
-      let cst: BigIntStats;
-      try {
-        cst = await lstat(childAbs, { bigint: true });
-      } catch (error) {
-        this.#warn(childAbs, `cannot read metadata: ${(error as Error).message}`, true);
+      const cst = stats[i] as BigIntStats | Error;
+      if (cst instanceof Error) {
+        this.#warn(childAbs, `cannot read metadata: ${cst.message}`, true);
         continue;
       }
       const prev = previous.get(child);
@@ -431,10 +438,14 @@ class Run {
   async #read(abs: string, node: TreeNode): Promise<string[] | undefined> {
     this.progress.current = abs;
     try {
-      const file = await this.#pool.chunkFile(abs, (bytes) => {
-        this.progress.bytes += bytes;
-        this.#tick();
-      });
+      const file = await this.#pool.chunkFile(
+        abs,
+        { size: node.size, mtime: node.mtime },
+        (bytes) => {
+          this.progress.bytes += bytes;
+          this.#tick();
+        },
+      );
       if (file.changed)
         this.#warn(abs, "changed while it was read; the snapshot holds what was read", false);
       node.size = file.size;

@@ -20,9 +20,16 @@ export interface WorkerInit {
   level: number;
 }
 
+/** What the walk saw of a file: the worker reads it and reports a change since. */
+export interface WalkedFile {
+  size: number;
+  /** Nanoseconds, as in tree nodes. */
+  mtime: string;
+}
+
 /** Main → worker. */
 export type ToWorker =
-  | { t: "file"; job: number; path: string }
+  | { t: "file"; job: number; path: string; expected: WalkedFile | undefined }
   | { t: "need"; job: number; batch: number; need: boolean[] };
 
 /** Worker → main. */
@@ -101,7 +108,11 @@ export class ChunkPool {
   }
 
   /** Reads, chunks and stores one file; resolves with its chunk list. */
-  chunkFile(path: string, onBytes?: (bytes: number) => void): Promise<ChunkedFile> {
+  chunkFile(
+    path: string,
+    expected: WalkedFile | undefined,
+    onBytes?: (bytes: number) => void,
+  ): Promise<ChunkedFile> {
     if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
     const worker = this.#workers.reduce((a, b) =>
       (this.#load.get(a) ?? 0) <= (this.#load.get(b) ?? 0) ? a : b,
@@ -110,7 +121,7 @@ export class ChunkPool {
     this.#load.set(worker, (this.#load.get(worker) ?? 0) + 1);
     return new Promise<ChunkedFile>((resolve, reject) => {
       this.#jobs.set(job, { worker, chain: Promise.resolve(), resolve, reject, onBytes });
-      worker.postMessage({ t: "file", job, path } satisfies ToWorker);
+      worker.postMessage({ t: "file", job, path, expected } satisfies ToWorker);
     });
   }
 

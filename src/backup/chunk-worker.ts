@@ -4,13 +4,13 @@
  * uploads. Messages are described in chunk-pool.ts.
  */
 import { constants } from "node:fs";
-import { open } from "node:fs/promises";
+import { open, type FileHandle } from "node:fs/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import { frame } from "../repo/codec.ts";
 import { blobId, seal } from "../repo/crypto.ts";
 import { Chunker, gearTable } from "../repo/chunker.ts";
 import { blobAd } from "../repo/pack.ts";
-import type { FromWorker, ToWorker, WorkerInit } from "./chunk-pool.ts";
+import type { FromWorker, ToWorker, WalkedFile, WorkerInit } from "./chunk-pool.ts";
 
 const READ_SIZE = 4 * 1024 * 1024;
 const init = workerData as WorkerInit;
@@ -27,7 +27,7 @@ function post(message: FromWorker, transfer: ArrayBuffer[] = []): void {
 
 port.on("message", (message: ToWorker) => {
   if (message.t === "file") {
-    void chunkFile(message.job, message.path);
+    void chunkFile(message.job, message.path, message.expected);
   } else {
     const key = `${message.job}:${message.batch}`;
     answers.get(key)?.(message.need);
@@ -69,58 +69,114 @@ async function sendBatch(
   }
 }
 
-async function chunkFile(job: number, path: string): Promise<void> {
+/** Large files read at once per worker: each holds a 4 MiB buffer and a chunker. */
+const LARGE_AT_ONCE = 2;
+let largeRunning = 0;
+const largeWaiting: (() => void)[] = [];
+
+function fail(job: number, error: unknown): void {
+  post({
+    t: "fail",
+    job,
+    code: (error as NodeJS.ErrnoException).code ?? "EIO",
+    message: (error as Error).message,
+  });
+}
+
+async function chunkFile(
+  job: number,
+  path: string,
+  expected: WalkedFile | undefined,
+): Promise<void> {
   let handle;
   try {
     // O_NOFOLLOW: the walk saw a regular file; if a symlink replaced it since, do not follow it.
     handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
-    post({
-      t: "fail",
-      job,
-      code: (error as NodeJS.ErrnoException).code ?? "EIO",
-      message: (error as Error).message,
-    });
+    fail(job, error);
     return;
   }
-  let tools: { chunker: Chunker; buffer: Buffer } | undefined;
   try {
-    const before = await handle.stat({ bigint: true });
-    tools = spare.pop() ?? {
-      chunker: new Chunker(gear, init.chunker),
-      buffer: Buffer.allocUnsafeSlow(READ_SIZE),
-    };
-    const { chunker, buffer } = tools;
     const content: string[] = [];
-    let size = 0;
-    let batch = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buffer, 0, READ_SIZE, null);
-      const chunks =
-        bytesRead === 0 ? chunker.finish() : chunker.push(buffer.subarray(0, bytesRead));
-      size += bytesRead;
-      if (chunks.length > 0) await sendBatch(job, batch++, chunks, content);
-      if (bytesRead > 0) post({ t: "progress", job, bytes: bytesRead });
-      if (bytesRead === 0) break;
-    }
+    const size =
+      expected !== undefined && expected.size <= init.chunker.min
+        ? await readSmall(handle, job, expected.size, content)
+        : await readLarge(handle, job, content);
     const after = await handle.stat({ bigint: true });
     const changed =
-      after.mtimeNs !== before.mtimeNs ||
-      after.size !== before.size ||
-      (before.isFile() && BigInt(size) !== after.size);
+      (expected !== undefined &&
+        (after.mtimeNs.toString() !== expected.mtime || after.size !== BigInt(expected.size))) ||
+      (after.isFile() && BigInt(size) !== after.size);
     post({ t: "done", job, content, size, changed });
   } catch (error) {
-    post({
-      t: "fail",
-      job,
-      code: (error as NodeJS.ErrnoException).code ?? "EIO",
-      message: (error as Error).message,
-    });
+    fail(job, error);
   } finally {
-    if (tools !== undefined) {
-      tools.chunker.finish();
-      spare.push(tools);
-    }
     await handle.close().catch(() => undefined);
+  }
+}
+
+/** A file no larger than the minimum chunk is one chunk: one read, no chunker. */
+async function readSmall(
+  handle: FileHandle,
+  job: number,
+  expected: number,
+  content: string[],
+): Promise<number> {
+  // One byte more than expected tells a file that grew since the walk.
+  const buffer = Buffer.allocUnsafeSlow(expected + 1);
+  let size = 0;
+  while (size < buffer.length) {
+    const { bytesRead } = await handle.read(buffer, size, buffer.length - size, null);
+    if (bytesRead === 0) break;
+    size += bytesRead;
+  }
+  if (size > expected) return readLarge(handle, job, content, buffer.subarray(0, size));
+  if (size > 0) {
+    const chunk = new Uint8Array(buffer.buffer, 0, size);
+    await sendBatch(job, 0, [chunk], content);
+    post({ t: "progress", job, bytes: size });
+  }
+  return size;
+}
+
+async function readLarge(
+  handle: FileHandle,
+  job: number,
+  content: string[],
+  head?: Uint8Array,
+): Promise<number> {
+  if (largeRunning >= LARGE_AT_ONCE)
+    await new Promise<void>((resolve) => largeWaiting.push(resolve));
+  largeRunning++;
+  const tools = spare.pop() ?? {
+    chunker: new Chunker(gear, init.chunker),
+    buffer: Buffer.allocUnsafeSlow(READ_SIZE),
+  };
+  try {
+    const { chunker, buffer } = tools;
+    let size = 0;
+    let batch = 0;
+    let pending = head;
+    for (;;) {
+      let piece: Uint8Array;
+      if (pending !== undefined) {
+        piece = pending;
+        pending = undefined;
+      } else {
+        const { bytesRead } = await handle.read(buffer, 0, READ_SIZE, null);
+        piece = buffer.subarray(0, bytesRead);
+      }
+      const chunks = piece.length === 0 ? chunker.finish() : chunker.push(piece);
+      size += piece.length;
+      if (chunks.length > 0) await sendBatch(job, batch++, chunks, content);
+      if (piece.length > 0) post({ t: "progress", job, bytes: piece.length });
+      if (piece.length === 0) break;
+    }
+    return size;
+  } finally {
+    tools.chunker.finish();
+    spare.push(tools);
+    largeRunning--;
+    largeWaiting.shift()?.();
   }
 }

@@ -16,7 +16,7 @@ export async function stdinNode(
 ): Promise<TreeNode> {
   if (stream !== process.stdin)
     throw new Error("Only the process's standard input can be backed up with --stdin.");
-  const file = await pool.chunkFile("/dev/stdin", onBytes);
+  const file = await pool.chunkFile("/dev/stdin", undefined, onBytes);
   const ns = (BigInt(time.getTime()) * 1_000_000n).toString();
   return {
     name: filename,
