@@ -73,7 +73,7 @@ describe("backup", () => {
     assert.equal(b?.size, 3 * 1024 * 1024);
     assert.ok(warnings.some((w) => w.includes("fifo")));
     assert.equal(result.snapshot.incomplete, undefined);
-    assert.equal(result.snapshot.summary?.filesNew, 5);
+    assert.equal(result.snapshot.summary.filesNew, 5);
   });
 
   it("reads nothing unchanged on the next run, and only what changed after that", async () => {
@@ -81,14 +81,14 @@ describe("backup", () => {
     const first = await backup(repo, { paths: [join(dir, "src")] });
     const second = await backup(await reopen(server), { paths: [join(dir, "src")] });
     assert.equal(second.snapshot.parent, first.id);
-    assert.equal(second.snapshot.summary?.filesUnmodified, 3);
-    assert.equal(second.snapshot.summary?.dataAdded, 0);
+    assert.equal(second.snapshot.summary.filesUnmodified, 3);
+    assert.equal(second.snapshot.summary.dataAdded, 0);
     assert.equal(second.snapshot.tree, first.snapshot.tree);
     await writeFile(join(dir, "src/skip.tmp"), "changed");
     await utimes(join(dir, "src/skip.tmp"), new Date(), new Date(Date.now() + 5000));
     const third = await backup(await reopen(server), { paths: [join(dir, "src")] });
-    assert.equal(third.snapshot.summary?.filesChanged, 1);
-    assert.equal(third.snapshot.summary?.filesUnmodified, 2);
+    assert.equal(third.snapshot.summary.filesChanged, 1);
+    assert.equal(third.snapshot.summary.filesUnmodified, 2);
     assert.notEqual(third.snapshot.tree, first.snapshot.tree);
   });
 
