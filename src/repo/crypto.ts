@@ -2,7 +2,14 @@
  * Authenticated encryption and keyed hashing: the only place that touches ciphers. Sealed
  * objects are `algorithm (1 byte) ‖ nonce (12) ‖ ciphertext ‖ tag (16)` (docs/format.md).
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  randomBytes,
+  type KeyObject,
+} from "node:crypto";
 import { RepoError } from "./errors.ts";
 
 /** The AEADs a repository may use; the byte is stored in front of every sealed object. */
@@ -29,6 +36,21 @@ export interface MasterKeys {
   chunker: Uint8Array;
 }
 
+const keyObjects = new WeakMap<Uint8Array, KeyObject>();
+
+/**
+ * The KeyObject for key bytes, made once per key: Node prepares a Buffer key on every
+ * createHmac/createCipheriv call, which measured 40 µs per call, more than sealing a 4 KiB blob.
+ */
+function keyObject(key: Uint8Array): KeyObject {
+  let object = keyObjects.get(key);
+  if (object === undefined) {
+    object = createSecretKey(key);
+    keyObjects.set(key, object);
+  }
+  return object;
+}
+
 /** Fresh random master keys for a new repository. */
 export function newMasterKeys(): MasterKeys {
   return { encryption: randomBytes(32), mac: randomBytes(32), chunker: randomBytes(32) };
@@ -48,8 +70,8 @@ export function seal(
   // Both AEADs use a 16-byte tag; the literal union keeps TypeScript on the AEAD overloads.
   const cipher =
     aead === "aes-256-gcm"
-      ? createCipheriv(aead, key, nonce, { authTagLength: TAG_LENGTH })
-      : createCipheriv(aead, key, nonce, { authTagLength: TAG_LENGTH });
+      ? createCipheriv(aead, keyObject(key), nonce, { authTagLength: TAG_LENGTH })
+      : createCipheriv(aead, keyObject(key), nonce, { authTagLength: TAG_LENGTH });
   cipher.setAAD(ad);
   const out: Uint8Array[] = [Uint8Array.of(AEADS[aead]), nonce];
   for (const part of parts) out.push(cipher.update(part));
@@ -74,8 +96,8 @@ export function open(key: Uint8Array, sealed: Uint8Array, ad: Uint8Array, what: 
   const tag = sealed.subarray(sealed.length - TAG_LENGTH);
   const decipher =
     aead === "aes-256-gcm"
-      ? createDecipheriv(aead, key, nonce, { authTagLength: TAG_LENGTH })
-      : createDecipheriv(aead, key, nonce, { authTagLength: TAG_LENGTH });
+      ? createDecipheriv(aead, keyObject(key), nonce, { authTagLength: TAG_LENGTH })
+      : createDecipheriv(aead, keyObject(key), nonce, { authTagLength: TAG_LENGTH });
   decipher.setAAD(ad);
   decipher.setAuthTag(tag);
   const body = decipher.update(sealed.subarray(1 + NONCE_LENGTH, sealed.length - TAG_LENGTH));
@@ -92,5 +114,5 @@ export function open(key: Uint8Array, sealed: Uint8Array, ad: Uint8Array, what: 
 
 /** The keyed id of a blob: HMAC-SHA-256 of its plaintext under the repository's mac key. */
 export function blobId(macKey: Uint8Array, data: Uint8Array): Buffer {
-  return createHmac("sha256", macKey).update(data).digest();
+  return createHmac("sha256", keyObject(macKey)).update(data).digest();
 }
