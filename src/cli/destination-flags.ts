@@ -4,6 +4,7 @@ import { parseDestination, type ParsedDestination } from "../storage/url.ts";
 import { UsageError } from "./errors.ts";
 import { findSecret, mayNeedPassphrase, needsPassword, promptPassword } from "./secrets.ts";
 
+/** Parsed destination flags; `passwordFile` is the destination's password. */
 export interface DestinationFlags {
   set?: string[];
   passwordFile?: string;
@@ -11,6 +12,7 @@ export interface DestinationFlags {
   protocolLog?: string;
 }
 
+/** Adds the destination flags of `ferry destination test`. */
 export function addDestinationFlags(command: Command): void {
   command
     .addOption(
@@ -45,16 +47,31 @@ export function parseSetFlags(pairs: readonly string[] = []): Record<string, str
   return result;
 }
 
+/**
+ * The flags that carry the destination's secrets, named in messages. Repository commands use
+ * `--password-file` for the repository password, so theirs is `--destination-password-file`.
+ */
+export interface SecretFlagNames {
+  password: string;
+  passphrase: string;
+}
+
+const DESTINATION_TEST_NAMES: SecretFlagNames = {
+  password: "--password-file",
+  passphrase: "--passphrase-file",
+};
+
 /** URL + flags + password sources → validated settings. */
 export async function resolveDestination(
   url: string,
   flags: DestinationFlags,
+  names: SecretFlagNames = DESTINATION_TEST_NAMES,
 ): Promise<ParsedDestination> {
   const overrides: Record<string, unknown> = parseSetFlags(flags.set);
-  for (const secret of ["password", "passphrase"]) {
+  for (const secret of ["password", "passphrase"] as const) {
     if (secret in overrides) {
       throw new UsageError(
-        `Refusing --set ${secret}=…: a ${secret} on the command line is visible to other users. Use --${secret}-file or FERRY_DESTINATION_${secret.toUpperCase()}.`,
+        `Refusing --set ${secret}=…: a ${secret} on the command line is visible to other users. Use ${names[secret]} or FERRY_DESTINATION_${secret.toUpperCase()}.`,
       );
     }
   }
