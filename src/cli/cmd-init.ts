@@ -9,6 +9,7 @@ import { addRepoFlags, connect, openOptions, passwordFrom, type RepoFlags } from
 export function registerInit(program: Command): void {
   const command = program
     .command("init")
+    .summary("create a repository at a destination")
     .description(
       "Create a repository at a destination: an empty directory, locally or on an FTP, FTPS or SFTP server. Everything stored there is encrypted with keys that the password unlocks.",
     )

@@ -9,11 +9,16 @@ import { RepoError, type RepoErrorCode } from "../repo/errors.ts";
 import { StorageError } from "../storage/errors.ts";
 import { SettingsError } from "../storage/settings.ts";
 import { registerBackup } from "./cmd-backup.ts";
+import { registerCheck } from "./cmd-check.ts";
 import { registerDiff } from "./cmd-diff.ts";
+import { registerDump } from "./cmd-dump.ts";
 import { registerFind } from "./cmd-find.ts";
+import { registerForget } from "./cmd-forget.ts";
 import { registerInit } from "./cmd-init.ts";
 import { registerKey } from "./cmd-key.ts";
 import { registerLs } from "./cmd-ls.ts";
+import { registerPrune } from "./cmd-prune.ts";
+import { registerRestore } from "./cmd-restore.ts";
 import { registerSnapshots } from "./cmd-snapshots.ts";
 import { registerStats } from "./cmd-stats.ts";
 import { registerUnlock } from "./cmd-unlock.ts";
@@ -41,6 +46,11 @@ export function buildProgram(): Command {
   registerFind(program);
   registerDiff(program);
   registerStats(program);
+  registerRestore(program);
+  registerDump(program);
+  registerForget(program);
+  registerPrune(program);
+  registerCheck(program);
   registerKey(program);
   registerUnlock(program);
   program.addHelpText(
