@@ -1,12 +1,7 @@
 /** `ferry backup`: store a snapshot of paths (or of standard input). */
 import type { Command } from "commander";
 import { Option } from "commander";
-import {
-  backup,
-  type BackupOptions,
-  type BackupProgress,
-  type BackupWarning,
-} from "../backup/archiver.ts";
+import type { BackupOptions, BackupProgress, BackupWarning } from "../backup/archiver.ts";
 import { readPatternFile, type ExcludeOptions } from "../backup/excludes.ts";
 import type { BackupSummary } from "../repo/snapshot.ts";
 import { EXIT, UsageError } from "./errors.ts";
@@ -108,6 +103,7 @@ Examples:
         progress.update(progressText(p, performance.now() - started));
       };
     }
+    const { backup } = await import("../backup/archiver.ts");
     const result = await withRepository(flags, (repo) => backup(repo, options)).finally(() =>
       progress?.clear(),
     );

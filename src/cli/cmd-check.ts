@@ -1,7 +1,7 @@
 /** `ferry check`: verify the repository's structure and, on request, its data. */
 import type { Command } from "commander";
 import { Option } from "commander";
-import { check, type CheckOptions, type CheckProgress, type CheckReport } from "../backup/check.ts";
+import type { CheckOptions, CheckProgress, CheckReport } from "../backup/check.ts";
 import { EXIT } from "./errors.ts";
 import { formatCount, formatSize, plural, printJson } from "./format.ts";
 import { percent } from "./parsers.ts";
@@ -62,6 +62,7 @@ Examples:
         progress.update(progressText(p));
       };
     }
+    const { check } = await import("../backup/check.ts");
     const report = await withRepository(flags, (repo) => check(repo, options)).finally(() =>
       progress?.clear(),
     );

@@ -1,6 +1,5 @@
 /** `ferry dump`: write one file of a snapshot, or a tar of a directory, to standard output. */
 import type { Command } from "commander";
-import { dump } from "../backup/dump.ts";
 import { UsageError } from "./errors.ts";
 import { addRepoFlags, PASSWORD_HELP, withRepository, type RepoFlags } from "./repo-flags.ts";
 import { lookup } from "./snapshot-tree.ts";
@@ -38,6 +37,7 @@ Examples:
     out.on("error", (error: NodeJS.ErrnoException) => {
       if (error.code === "EPIPE") closed = true;
     });
+    const { dump } = await import("../backup/dump.ts");
     await withRepository(flags, async (repo) => {
       await repo.loadIndex();
       const entry = await repo.resolveSnapshot(ref);

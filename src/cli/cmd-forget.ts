@@ -1,7 +1,7 @@
 /** `ferry forget`: remove snapshots by a retention policy, optionally pruning their data. */
 import type { Command } from "commander";
 import { parseCalendarDuration } from "../backup/duration.ts";
-import { forget, type ForgetCandidate, type ForgetReport } from "../backup/forget.ts";
+import type { ForgetCandidate, ForgetReport } from "../backup/forget.ts";
 import type { PruneReport } from "../backup/prune.ts";
 import {
   parseGroupBy,
@@ -115,6 +115,7 @@ Examples:
     if (flags.maxUnused !== undefined && flags.prune !== true) {
       throw new UsageError("--max-unused applies to --prune; add --prune or leave it out.");
     }
+    const { forget } = await import("../backup/forget.ts");
     const { report, pruned } = await withRepository(flags, async (repo) => {
       const report = await forget(repo, policy, {
         groupBy,

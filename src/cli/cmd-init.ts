@@ -1,6 +1,5 @@
 /** `ferry init`: create a repository at a destination. */
 import type { Command } from "commander";
-import { Repository } from "../repo/repository.ts";
 import { redactUrl } from "../storage/url.ts";
 import { printJson } from "./format.ts";
 import { addRepoFlags, connect, openOptions, passwordFrom, type RepoFlags } from "./repo-flags.ts";
@@ -35,6 +34,7 @@ Examples:
     const storage = await connect(flags);
     let id: string;
     try {
+      const { Repository } = await import("../repo/repository.ts");
       const repo = await Repository.init(storage, password, openOptions(flags));
       id = repo.config.id;
     } finally {

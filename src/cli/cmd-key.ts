@@ -1,7 +1,7 @@
 /** `ferry key list|add|remove|passwd`: the passwords that open a repository. */
 import type { Command } from "commander";
 import { listNames, readAll } from "../repo/io.ts";
-import { createKeyFile, parseKeyFile, type KeyFile } from "../repo/keys.ts";
+import type { KeyFile } from "../repo/keys.ts";
 import { DIRS, fileKey, isObjectName } from "../repo/layout.ts";
 import type { Repository } from "../repo/repository.ts";
 import { UsageError } from "./errors.ts";
@@ -192,6 +192,7 @@ function newPassword(flags: NewPasswordFlags): Promise<string> {
 /** Every readable key file; one that is not a key file stops the listing (DAMAGED). */
 async function listKeys(repo: Repository): Promise<KeyEntry[]> {
   const names = (await listNames(repo.storage, DIRS.key)).map((e) => e.name).filter(isObjectName);
+  const { parseKeyFile } = await import("../repo/keys.ts");
   const keys: KeyEntry[] = [];
   for (const name of names) {
     keys.push({
@@ -206,6 +207,7 @@ async function listKeys(repo: Repository): Promise<KeyEntry[]> {
 
 async function addKey(repo: Repository, password: string): Promise<string> {
   if (password === "") throw new UsageError("The new password is empty; choose a password.");
+  const { createKeyFile } = await import("../repo/keys.ts");
   const { name, bytes } = createKeyFile(password, repo.keys);
   await repo.storage.write(fileKey("key", name), bytes, { overwrite: false });
   return name;

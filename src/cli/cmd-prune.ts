@@ -1,12 +1,6 @@
 /** `ferry prune`: remove data that no snapshot needs. */
 import type { Command } from "commander";
-import {
-  DEFAULT_MAX_UNUSED,
-  prune,
-  type PruneOptions,
-  type PruneProgress,
-  type PruneReport,
-} from "../backup/prune.ts";
+import type { PruneOptions, PruneProgress, PruneReport } from "../backup/prune.ts";
 import type { Repository } from "../repo/repository.ts";
 import { formatSize, plural, printJson } from "./format.ts";
 import { percent } from "./parsers.ts";
@@ -31,7 +25,7 @@ export function registerPrune(program: Command): void {
     .option("-n, --dry-run", "show what would be removed, change nothing")
     .option(
       "--max-unused <percent>",
-      `rewrite packs with more than this share of unused bytes [${DEFAULT_MAX_UNUSED * 100}%]`,
+      "rewrite packs with more than this share of unused bytes [25%]",
       percent("--max-unused"),
     )
     .option("--json", "print the report as JSON");
@@ -73,6 +67,7 @@ export async function runPrune(
       progress.update(progressText(p));
     };
   }
+  const { prune } = await import("../backup/prune.ts");
   try {
     return await prune(repo, options);
   } finally {

@@ -1,13 +1,7 @@
 /** `ferry restore`: write a snapshot, or part of it, into a directory. */
 import type { Command } from "commander";
 import { Option } from "commander";
-import {
-  restore,
-  RestoreDamagedError,
-  type RestoreOptions,
-  type RestoreProgress,
-  type RestoreResult,
-} from "../backup/restorer.ts";
+import type { RestoreOptions, RestoreProgress, RestoreResult } from "../backup/restorer.ts";
 import { EXIT } from "./errors.ts";
 import {
   formatCount,
@@ -110,6 +104,7 @@ Examples:
     let result: RestoreResult;
     let damaged: string[] = [];
     let snapshotId = "";
+    const { restore, RestoreDamagedError } = await import("../backup/restorer.ts");
     try {
       result = await withRepository(flags, async (repo) => {
         await repo.loadIndex();

@@ -1,6 +1,5 @@
 /** `ferry unlock`: remove stale locks, or every lock with --remove-all. */
 import type { Command } from "commander";
-import { listLocks, unlock } from "../repo/lock.ts";
 import { printJson } from "./format.ts";
 import { addRepoFlags, PASSWORD_HELP, withRepository, type RepoFlags } from "./repo-flags.ts";
 
@@ -31,6 +30,7 @@ Examples:
   ferry unlock --remove-all`,
   );
   command.action(async (flags: RepoFlags & { removeAll?: boolean }) => {
+    const { listLocks, unlock } = await import("../repo/lock.ts");
     const { removed, remaining } = await withRepository(flags, async (repo) => {
       const removed = await unlock(repo, flags.removeAll === true);
       return { removed, remaining: (await listLocks(repo)).length };

@@ -3,8 +3,7 @@
  * URL and its settings and secrets, the repository password, the cache.
  */
 import { type Command, Option } from "commander";
-import { Repository, type OpenOptions } from "../repo/repository.ts";
-import { openStorage } from "../storage/open.ts";
+import type { OpenOptions, Repository } from "../repo/repository.ts";
 import type { Storage } from "../storage/storage.ts";
 import { resolveDestination } from "./destination-flags.ts";
 import { repositoryPassword } from "./repo-password.ts";
@@ -102,6 +101,8 @@ export async function connect(flags: RepoFlags): Promise<Storage> {
     { password: "--destination-password-file", passphrase: "--passphrase-file" },
   );
   for (const warning of warnings) process.stderr.write(`warning: ${warning}\n`);
+  // Loaded when used, as the engine is in every command: `ferry --help` stays quick.
+  const { openStorage } = await import("../storage/open.ts");
   return openStorage(settings);
 }
 
@@ -121,6 +122,7 @@ export async function withRepository<T>(
   const password = await passwordFrom(flags);
   const storage = await connect(flags);
   try {
+    const { Repository } = await import("../repo/repository.ts");
     const repo = await Repository.open(storage, password, openOptions(flags));
     return await work(repo);
   } finally {
