@@ -13,6 +13,7 @@ import { blobAd } from "../repo/pack.ts";
 import type { FromWorker, ToWorker, WalkedFile, WorkerInit } from "./chunk-pool.ts";
 
 const READ_SIZE = 4 * 1024 * 1024;
+const STDIN = "/dev/stdin";
 const init = workerData as WorkerInit;
 const gear = gearTable(init.chunkerSeed);
 const port = parentPort;
@@ -91,7 +92,9 @@ async function chunkFile(
   let handle;
   try {
     // O_NOFOLLOW: the walk saw a regular file; if a symlink replaced it since, do not follow it.
-    handle = await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    // /dev/stdin (backup --stdin) is itself a symlink to the descriptor.
+    const flags = path === STDIN ? constants.O_RDONLY : constants.O_RDONLY | constants.O_NOFOLLOW;
+    handle = await open(path, flags);
   } catch (error) {
     fail(job, error);
     return;

@@ -58,6 +58,13 @@ describe("forget", () => {
     assert.deepEqual(objects(server, "locks"), []);
   });
 
+  it("decides only over the hosts asked for, with groupBy ignoring hosts", async () => {
+    const { server, repo, ids, other } = await fourDays();
+    const report = await forget(repo, { keepLast: 1 }, { hosts: ["a"], groupBy: [] });
+    assert.deepEqual(report.removed, [ids[0], ids[1], ids[2]]);
+    assert.deepEqual(objects(server, "snapshots"), [ids[3], other].sort());
+  });
+
   it("passes grouping and time-zone options to the policy", async () => {
     const { repo, other } = await fourDays();
     const report = await forget(repo, { keepDaily: 4 }, { groupBy: [], timeZone: "UTC" });

@@ -29,6 +29,8 @@ export interface ForgetOptions extends RetentionOptions {
   lease?: LeaseOptions;
   /** Called after each snapshot removed. */
   onRemoved?: (id: string, done: number, total: number) => void;
+  /** Decide only over snapshots of these hosts; the others are neither kept nor removed. */
+  hosts?: readonly string[];
 }
 
 /** The decisions, per group, and the ids removed (none in a dry run). */
@@ -57,7 +59,10 @@ export async function forget(
       ? undefined
       : await RepoLock.acquire(repo, !dryRun, "forget", options.lease);
   try {
-    const snapshots = await repo.listSnapshots();
+    const hosts = options.hosts;
+    const snapshots = (await repo.listSnapshots()).filter(
+      (entry) => hosts === undefined || hosts.includes(entry.snapshot.host),
+    );
     const candidates: ForgetCandidate[] = snapshots.map((entry) => ({
       id: entry.id,
       time: new Date(entry.snapshot.time),

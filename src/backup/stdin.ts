@@ -1,7 +1,8 @@
 /** `ferry backup --stdin`: a stream (a database dump) stored as one file. */
 import type { Readable } from "node:stream";
 import type { TreeNode } from "../repo/tree.ts";
-import type { ChunkPool } from "./chunk-pool.ts";
+import { RepoError } from "../repo/errors.ts";
+import { ReadFailure, type ChunkPool } from "./chunk-pool.ts";
 
 /**
  * Chunks standard input through the worker pool and returns its tree node. Workers read files,
@@ -16,7 +17,16 @@ export async function stdinNode(
 ): Promise<TreeNode> {
   if (stream !== process.stdin)
     throw new Error("Only the process's standard input can be backed up with --stdin.");
-  const file = await pool.chunkFile("/dev/stdin", undefined, onBytes);
+  let file;
+  try {
+    file = await pool.chunkFile("/dev/stdin", undefined, onBytes);
+  } catch (error) {
+    if (!(error instanceof ReadFailure)) throw error;
+    throw new RepoError(
+      "INVALID",
+      `Cannot read standard input for --stdin: ${error.message}. Pipe the data in, e.g. \`mysqldump db | ferry backup --stdin --stdin-filename db.sql\`.`,
+    );
+  }
   const ns = (BigInt(time.getTime()) * 1_000_000n).toString();
   return {
     name: filename,

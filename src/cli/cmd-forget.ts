@@ -106,12 +106,6 @@ Examples:
   command.action(async (flags: ForgetFlags) => {
     const policy = policyFrom(flags);
     const groupBy = parseGroupBy(flags.groupBy);
-    if (flags.host !== undefined) {
-      // The engine decides over every snapshot; honouring --host needs its support.
-      throw new UsageError(
-        "--host is not supported by forget yet: it would decide over every host's snapshots. Use --group-by host (the default groups by host and paths) and check with --dry-run.",
-      );
-    }
     if (flags.maxUnused !== undefined && flags.prune !== true) {
       throw new UsageError("--max-unused applies to --prune; add --prune or leave it out.");
     }
@@ -120,6 +114,7 @@ Examples:
       const report = await forget(repo, policy, {
         groupBy,
         now: new Date(),
+        ...(flags.host === undefined ? {} : { hosts: flags.host }),
         ...(flags.dryRun === true ? { dryRun: true } : {}),
       });
       const pruned: PruneReport | undefined =
