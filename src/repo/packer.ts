@@ -4,6 +4,7 @@
  * the next run; `finish` writes one index superseding those and removes them.
  */
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import type { PackContents } from "./index-file.ts";
 import { packKey } from "./layout.ts";
 import { sealHeader, type BlobType, type PackedBlob } from "./pack.ts";
@@ -97,9 +98,15 @@ export class Packer {
     const repo = this.#repo;
     const id = randomBytes(32).toString("hex");
     const tail = sealHeader(repo.config.aead, repo.keys.encryption, pack.blobs);
-    const bytes = Buffer.concat([...pack.parts, tail]);
+    // Streamed from the blobs as they are: concatenating first doubled the memory of every pack
+    // in flight. The factory lets a retried upload start again from the first blob.
+    const parts = [...pack.parts, tail];
     pack.parts.length = 0;
-    await repo.storage.write(packKey(id), bytes);
+    const size = parts.reduce((sum, part) => sum + part.length, 0);
+    await repo.storage.write(packKey(id), {
+      open: () => Readable.from(parts, { objectMode: false }),
+      size,
+    });
     const contents: PackContents = {
       id,
       blobs: pack.blobs.map((b) => ({
@@ -115,8 +122,8 @@ export class Packer {
     for (const blob of contents.blobs) this.#pending.delete(blob.id);
     this.#stored.push(contents);
     this.stats.packs++;
-    this.stats.packedBytes += bytes.length;
-    this.onPackStored?.(contents, bytes.length);
+    this.stats.packedBytes += size;
+    this.onPackStored?.(contents, size);
   }
 
   /** Uploads what is left, waits for every upload, and consolidates this run's index files. */
