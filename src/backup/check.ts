@@ -198,6 +198,11 @@ async function runCheck(repo: Repository, options: CheckOptions): Promise<CheckR
   const problems: Problem[] = [];
   const warnings: string[] = [];
 
+  // Snapshot names first, index second: a backup running beside us (both hold shared locks)
+  // writes its index before its snapshot, so every snapshot listed here has its index in place.
+  const snapshotNames = (await listNames(repo.storage, DIRS.snapshot))
+    .map((entry) => entry.name)
+    .filter(isObjectName);
   const state = await readIndexState(repo, (done, total) => {
     progress("index", done, total);
   });
@@ -260,9 +265,6 @@ async function runCheck(repo: Repository, options: CheckOptions): Promise<CheckR
   signal?.throwIfAborted();
 
   // Snapshots.
-  const snapshotNames = (await listNames(repo.storage, DIRS.snapshot))
-    .map((entry) => entry.name)
-    .filter(isObjectName);
   let snapshotsDone = 0;
   const loaded = await mapLimit(snapshotNames, concurrency, async (id) => {
     signal?.throwIfAborted();

@@ -75,7 +75,9 @@ export class Packer {
     this.stats.blobs++;
     this.stats.rawBytes += rawLength;
     const { target, max } = this.#repo.config.packSize;
-    if (pack.size >= target || pack.size + 4 * 1024 * 1024 > max) {
+    // Close before the largest possible next blob (a maximal chunk, sealed) could pass `max`.
+    const largest = this.#repo.config.chunker.max + 1024;
+    if (pack.size >= target || pack.size + largest > max) {
       this.#open.delete(type);
       await this.#upload(pack);
     }

@@ -311,7 +311,10 @@ async function exists(connection: ProtocolConnection, path: string): Promise<boo
 async function isDirectory(connection: ProtocolConnection, path: string): Promise<boolean> {
   try {
     return (await connection.stat(path)).type === "directory";
-  } catch {
-    return false;
+  } catch (error) {
+    // Only "not there" answers the question; a dropped connection must surface as itself (and
+    // be retried), not as the EXISTS of the mkdir that asked.
+    if (isStorageError(error, "NOT_FOUND")) return false;
+    throw error;
   }
 }
