@@ -69,8 +69,9 @@ Examples:
         process.stdout.write(`${entry.change}  ${entry.path}${entry.type === "dir" ? "/" : ""}\n`);
     };
     const ids = await withRepository(flags, async (repo) => {
-      await repo.loadIndex();
+      // Snapshots before the index: one saved meanwhile has its index in place already.
       const all = await repo.listSnapshots();
+      await repo.loadIndex();
       const left = snapshotAndPath(a);
       const right = snapshotAndPath(b);
       const [from, to] = [

@@ -39,8 +39,8 @@ Examples:
     });
     const { dump } = await import("../backup/dump.ts");
     await withRepository(flags, async (repo) => {
-      await repo.loadIndex();
       const entry = await repo.resolveSnapshot(ref);
+      await repo.loadIndex();
       if (out.isTTY && flags.force !== true) {
         const { node } = await lookup(repo, entry.snapshot, path);
         if (node === undefined || node.type === "dir") {

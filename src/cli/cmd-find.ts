@@ -53,8 +53,9 @@ Examples:
     const matchers = patterns.map(compilePattern);
     const matches = (path: string): boolean => matchers.some((m) => m(path));
     const results = await withRepository(flags, async (repo) => {
-      await repo.loadIndex();
+      // Snapshots before the index: one saved meanwhile has its index in place already.
       const all = await repo.listSnapshots();
+      await repo.loadIndex();
       const chosen =
         flags.snapshot === undefined
           ? filterSnapshots(all, flags)

@@ -37,8 +37,8 @@ Examples:
   command.action(async (target: string, flags: LsFlags) => {
     const { ref, path } = snapshotAndPath(target);
     const entries = await withRepository(flags, async (repo) => {
-      await repo.loadIndex();
       const { snapshot } = await repo.resolveSnapshot(ref);
+      await repo.loadIndex();
       const found = await lookup(repo, snapshot, path ?? "/");
       const out: PathNode[] = [];
       if (found.node !== undefined && found.node.type !== "dir") {

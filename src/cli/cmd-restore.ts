@@ -107,8 +107,8 @@ Examples:
     const { restore, RestoreDamagedError } = await import("../backup/restorer.ts");
     try {
       result = await withRepository(flags, async (repo) => {
-        await repo.loadIndex();
         const entry = await repo.resolveSnapshot(ref);
+        await repo.loadIndex();
         snapshotId = entry.id;
         try {
           return await restore(repo, entry, options);
