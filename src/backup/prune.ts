@@ -181,19 +181,21 @@ async function decide(
   const { signal } = options;
   const progress = (phase: PruneProgress["phase"], done: number, total: number): void =>
     options.onProgress?.({ phase, done, total });
+  // Snapshots before the index: under a dry run's shared lock a backup may finish meanwhile,
+  // and its snapshot is written after its index.
+  progress("snapshots", 0, 0);
+  const snapshots = await repo.listSnapshots().catch((error: unknown) => {
+    throw error instanceof RepoError ? refuse(error.message, error) : error;
+  });
+  progress("snapshots", snapshots.length, snapshots.length);
+  signal?.throwIfAborted();
+
   const state = await readIndexState(repo, (done, total) => {
     progress("index", done, total);
   });
   const failure = state.failures[0];
   if (failure !== undefined) throw refuse(failure.message);
   const stored = await listStoredPacks(repo);
-  signal?.throwIfAborted();
-
-  progress("snapshots", 0, 0);
-  const snapshots = await repo.listSnapshots().catch((error: unknown) => {
-    throw error instanceof RepoError ? refuse(error.message, error) : error;
-  });
-  progress("snapshots", snapshots.length, snapshots.length);
   signal?.throwIfAborted();
 
   const reader = new BlobReader(repo, (id) => {
