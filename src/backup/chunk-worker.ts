@@ -3,8 +3,9 @@
  * thread which chunks are new, then compresses and seals those. The main thread only packs and
  * uploads. Messages are described in chunk-pool.ts.
  */
-import { constants } from "node:fs";
-import { open, type FileHandle } from "node:fs/promises";
+import { constants, fstat, read, type BigIntStats } from "node:fs";
+import { promisify } from "node:util";
+import { open } from "node:fs/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import { frame } from "../repo/codec.ts";
 import { blobId, seal } from "../repo/crypto.ts";
@@ -84,17 +85,53 @@ function fail(job: number, error: unknown): void {
   });
 }
 
+/** What the readers need of an open file. */
+interface Source {
+  read(
+    buffer: Buffer,
+    offset: number,
+    length: number,
+    position: null,
+  ): Promise<{ bytesRead: number }>;
+  stat(options: { bigint: true }): Promise<BigIntStats>;
+  close(): Promise<void>;
+}
+
+const readFd = promisify(read);
+const fstatFd = promisify(fstat);
+
+/**
+ * Standard input read straight from descriptor 0: `/dev/stdin` cannot be opened when it is a
+ * socket (a parent process's pipe often is), and the main thread never touches process.stdin.
+ */
+function stdinSource(): Source {
+  return {
+    read: async (buffer: Buffer, offset: number, length: number) => {
+      for (;;) {
+        try {
+          return await readFd(0, buffer, offset, length, null);
+        } catch (error) {
+          // A descriptor left non-blocking by whoever started us: wait for data.
+          if ((error as NodeJS.ErrnoException).code !== "EAGAIN") throw error;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+      }
+    },
+    stat: () => fstatFd(0, { bigint: true }),
+    close: () => Promise.resolve(),
+  };
+}
+
 async function chunkFile(
   job: number,
   path: string,
   expected: WalkedFile | undefined,
 ): Promise<void> {
-  let handle;
+  let handle: Source;
   try {
     // O_NOFOLLOW: the walk saw a regular file; if a symlink replaced it since, do not follow it.
-    // /dev/stdin (backup --stdin) is itself a symlink to the descriptor.
-    const flags = path === STDIN ? constants.O_RDONLY : constants.O_RDONLY | constants.O_NOFOLLOW;
-    handle = await open(path, flags);
+    handle =
+      path === STDIN ? stdinSource() : await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (error) {
     fail(job, error);
     return;
@@ -120,7 +157,7 @@ async function chunkFile(
 
 /** A file no larger than the minimum chunk is one chunk: one read, no chunker. */
 async function readSmall(
-  handle: FileHandle,
+  handle: Source,
   job: number,
   expected: number,
   content: string[],
@@ -143,7 +180,7 @@ async function readSmall(
 }
 
 async function readLarge(
-  handle: FileHandle,
+  handle: Source,
   job: number,
   content: string[],
   head?: Uint8Array,
