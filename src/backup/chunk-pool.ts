@@ -84,9 +84,14 @@ export class ChunkPool {
   #next = 0;
   #fatal: Error | undefined;
 
+  readonly #init: WorkerInit;
+  readonly #size: number;
+
+  /** Workers start with the first file to read: an unchanged backup starts none. */
   constructor(repo: Repository, packer: Packer, workers = defaultWorkers()) {
     this.#packer = packer;
-    const init: WorkerInit = {
+    this.#size = Math.max(1, workers);
+    this.#init = {
       aead: repo.config.aead,
       encryptionKey: repo.keys.encryption,
       macKey: repo.keys.mac,
@@ -94,8 +99,11 @@ export class ChunkPool {
       chunker: repo.config.chunker,
       level: repo.config.compression.level,
     };
-    for (let i = 0; i < Math.max(1, workers); i++) {
-      const worker = new Worker(workerUrl(), { workerData: init });
+  }
+
+  #start(): void {
+    for (let i = 0; i < this.#size; i++) {
+      const worker = new Worker(workerUrl(), { workerData: this.#init });
       worker.on("message", (message: FromWorker) => {
         this.#onMessage(worker, message);
       });
@@ -114,6 +122,7 @@ export class ChunkPool {
     onBytes?: (bytes: number) => void,
   ): Promise<ChunkedFile> {
     if (this.#fatal !== undefined) return Promise.reject(this.#fatal);
+    if (this.#workers.length === 0) this.#start();
     const worker = this.#workers.reduce((a, b) =>
       (this.#load.get(a) ?? 0) <= (this.#load.get(b) ?? 0) ? a : b,
     );
