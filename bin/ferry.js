@@ -7,5 +7,8 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// Node caches compiled (and type-stripped) modules between runs: about 0.1 s off every command.
+const { enableCompileCache } = await import("node:module");
+enableCompileCache?.();
 const { main } = await import("../src/cli/main.ts");
 process.exitCode = await main(process.argv.slice(2));
