@@ -4,21 +4,11 @@
  * the snapshots, restores the latest and compares it with the source, file by file. Every step is
  * a real ferry command, printed before it runs.
  */
-import { createHash } from "node:crypto";
-import {
-  cp,
-  lstat,
-  mkdtemp,
-  readdir,
-  readFile,
-  readlink,
-  rm,
-  symlink,
-  writeFile,
-} from "node:fs/promises";
+import { cp, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
+import { join } from "node:path";
 import { main } from "../src/cli/main.ts";
+import { differences, fingerprint } from "../test/repo/compare.ts";
 
 const root = await mkdtemp(join(tmpdir(), "ferry-demo-"));
 const source = join(root, "website");
@@ -31,30 +21,6 @@ async function ferry(...args: string[]): Promise<void> {
   );
   const code = await main(args);
   if (code !== 0) throw new Error(`ferry ${args[0] ?? ""} exited with ${code}`);
-}
-
-/** Path → a fingerprint of type, mode, mtime and content (or link target). */
-async function fingerprint(dir: string): Promise<Map<string, string>> {
-  const out = new Map<string, string>();
-  const visit = async (path: string): Promise<void> => {
-    for (const name of await readdir(path)) {
-      const abs = join(path, name);
-      const st = await lstat(abs);
-      const key = relative(dir, abs);
-      if (st.isSymbolicLink()) out.set(key, `link ${await readlink(abs)}`);
-      else if (st.isDirectory()) {
-        out.set(key, `dir ${(st.mode & 0o7777).toString(8)}`);
-        await visit(abs);
-      } else {
-        const hash = createHash("sha256")
-          .update(await readFile(abs))
-          .digest("hex");
-        out.set(key, `file ${(st.mode & 0o7777).toString(8)} ${Math.floor(st.mtimeMs)} ${hash}`);
-      }
-    }
-  };
-  await visit(dir);
-  return out;
 }
 
 try {
@@ -84,11 +50,9 @@ try {
 
   const before = await fingerprint(source);
   const after = await fingerprint(join(restored, source));
-  const differences = [...before]
-    .filter(([path, print]) => after.get(path) !== print)
-    .map(([path]) => path);
-  if (differences.length > 0 || before.size !== after.size) {
-    throw new Error(`the restore differs from the source: ${differences.slice(0, 5).join(", ")}`);
+  const different = differences(before, after);
+  if (different.length > 0) {
+    throw new Error(`the restore differs from the source: ${different.slice(0, 5).join("; ")}`);
   }
   process.stdout.write(
     `\nRestored ${after.size} entries; contents, modes, mtimes and links are identical to the source.\n`,

@@ -12,7 +12,7 @@ import { DIRS, fileKey, isObjectName, packKey } from "../repo/layout.ts";
 import { RepoLock, type LeaseOptions } from "../repo/lock.ts";
 import { parsePack } from "../repo/pack.ts";
 import type { Repository } from "../repo/repository.ts";
-import { contentName, openJson } from "../repo/sealed-file.ts";
+import { contentName, decodeJson, openJson } from "../repo/sealed-file.ts";
 import { snapshotSchema, type Snapshot } from "../repo/snapshot.ts";
 import { isStorageError } from "../storage/errors.ts";
 import { BlobReader } from "./blob-reader.ts";
@@ -130,15 +130,7 @@ async function readSnapshot(repo: Repository, id: string): Promise<Snapshot | un
       `${what} does not match its name: it was modified or truncated.`,
     );
   }
-  const parsed = snapshotSchema.safeParse(openJson(repo.keys.encryption, "snapshot", bytes, what));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new RepoError(
-      "DAMAGED",
-      `${what} is malformed at ${issue?.path.map(String).join(".") ?? "?"}: ${issue?.message ?? ""}.`,
-    );
-  }
-  return parsed.data;
+  return decodeJson(snapshotSchema, openJson(repo.keys.encryption, "snapshot", bytes, what), what);
 }
 
 function describeHeaderMismatch(

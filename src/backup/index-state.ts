@@ -7,6 +7,7 @@
 import { RepoError } from "../repo/errors.ts";
 import {
   indexSchema,
+  packsOf,
   type BlobLocation,
   type IndexFile,
   type PackContents,
@@ -15,7 +16,7 @@ import { isStorageError } from "../storage/errors.ts";
 import { listNames, mapLimit, readAll } from "../repo/io.ts";
 import { DIRS, fileKey, isObjectName } from "../repo/layout.ts";
 import type { Repository } from "../repo/repository.ts";
-import { openJson } from "../repo/sealed-file.ts";
+import { decodeJson, openJson } from "../repo/sealed-file.ts";
 
 /** An index file that could not be read or decoded. */
 export interface IndexFailure {
@@ -38,20 +39,6 @@ export interface IndexState {
   locations: Map<string, BlobLocation[]>;
 }
 
-/** The packs of an index file in the shape the rest of the code uses. */
-export function packsOf(file: IndexFile): PackContents[] {
-  return file.packs.map((pack) => ({
-    id: pack.id,
-    blobs: pack.blobs.map(([type, id, offset, length, rawLength]) => ({
-      type: type === 0 ? "data" : "tree",
-      id,
-      offset,
-      length,
-      rawLength,
-    })),
-  }));
-}
-
 /** Reads and decodes one index file from the destination. */
 async function readIndexFile(repo: Repository, name: string): Promise<IndexFile | undefined> {
   let bytes: Buffer;
@@ -63,15 +50,7 @@ async function readIndexFile(repo: Repository, name: string): Promise<IndexFile 
     throw error;
   }
   const what = `Index file index/${name}`;
-  const parsed = indexSchema.safeParse(openJson(repo.keys.encryption, "index", bytes, what));
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new RepoError(
-      "DAMAGED",
-      `${what} is malformed at ${issue?.path.map(String).join(".") ?? "?"}: ${issue?.message ?? ""}.`,
-    );
-  }
-  return parsed.data;
+  return decodeJson(indexSchema, openJson(repo.keys.encryption, "index", bytes, what), what);
 }
 
 /**

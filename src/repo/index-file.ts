@@ -70,6 +70,20 @@ export function toIndexFile(
   };
 }
 
+/** The packs of an index file in the shape the rest of the code uses. */
+export function packsOf(file: IndexFile): PackContents[] {
+  return file.packs.map((pack) => ({
+    id: pack.id,
+    blobs: pack.blobs.map(([type, id, offset, length, rawLength]) => ({
+      type: type === 0 ? ("data" as const) : ("tree" as const),
+      id,
+      offset,
+      length,
+      rawLength,
+    })),
+  }));
+}
+
 /** In-memory map from blob id (hex) to location, with the packs it knows. */
 export class BlobIndex {
   readonly #blobs = new Map<string, BlobLocation>();
@@ -77,18 +91,7 @@ export class BlobIndex {
 
   /** Adds every blob of an index file. */
   addFile(file: IndexFile): void {
-    for (const pack of file.packs) {
-      this.addPack({
-        id: pack.id,
-        blobs: pack.blobs.map(([type, id, offset, length, rawLength]) => ({
-          type: type === 0 ? "data" : "tree",
-          id,
-          offset,
-          length,
-          rawLength,
-        })),
-      });
-    }
+    for (const pack of packsOf(file)) this.addPack(pack);
   }
 
   /** Adds one pack's blobs. A blob already known elsewhere keeps its first location. */

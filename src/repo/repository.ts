@@ -33,7 +33,7 @@ import {
 } from "./keys.ts";
 import { CONFIG_KEY, DIRS, fileKey, isObjectName, packKey } from "./layout.ts";
 import { blobAd, parsePack, type BlobType } from "./pack.ts";
-import { contentName, openJson, sealJson } from "./sealed-file.ts";
+import { contentName, decodeJson, openJson, sealJson } from "./sealed-file.ts";
 import { snapshotSchema, type Snapshot, type SnapshotEntry } from "./snapshot.ts";
 import { decodeTree, type TreeNode } from "./tree.ts";
 
@@ -48,28 +48,6 @@ export interface OpenOptions {
 export interface InitOptions extends OpenOptions, NewConfigOptions {
   /** Password hashing cost [Argon2id 64 MiB, 3 passes]; tests use cheap settings. */
   kdf?: KdfCost;
-}
-
-function decodeJson<T>(
-  schema: {
-    safeParse(
-      v: unknown,
-    ):
-      | { success: true; data: T }
-      | { success: false; error: { issues: { message: string; path: PropertyKey[] }[] } };
-  },
-  value: unknown,
-  what: string,
-): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new RepoError(
-      "DAMAGED",
-      `${what} is malformed at ${issue?.path.map(String).join(".") ?? "?"}: ${issue?.message ?? ""}.`,
-    );
-  }
-  return parsed.data;
 }
 
 /** One open repository. */

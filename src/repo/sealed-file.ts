@@ -33,3 +33,25 @@ export function openJson(
 export function contentName(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
+
+/** A zod-like schema: only `safeParse` is needed. */
+export interface Schema<T> {
+  safeParse(
+    value: unknown,
+  ):
+    | { success: true; data: T }
+    | { success: false; error: { issues: { message: string; path: PropertyKey[] }[] } };
+}
+
+/** Validates decoded JSON; DAMAGED naming `what`, the path of the first problem and why. */
+export function decodeJson<T>(schema: Schema<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new RepoError(
+      "DAMAGED",
+      `${what} is malformed at ${issue?.path.map(String).join(".") ?? "?"}: ${issue?.message ?? ""}.`,
+    );
+  }
+  return parsed.data;
+}
