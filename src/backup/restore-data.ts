@@ -11,6 +11,8 @@ import { packKey } from "../repo/layout.ts";
 import type { Repository } from "../repo/repository.ts";
 import type { TreeNode } from "../repo/tree.ts";
 import { isStorageError } from "../storage/errors.ts";
+import type { BlobOpener } from "./blob-openers.ts";
+import { ByteQueue, InFlight } from "./restore-queues.ts";
 import { applyHandleMeta, CREATE_FLAGS, reason, REOPEN_FLAGS } from "./restore-target.ts";
 
 /** One file whose contents the data phase writes. */
@@ -22,6 +24,8 @@ export interface FileJob {
   /** Sum of the chunks' lengths. */
   size: number;
   chunks: { id: string; location: BlobLocation }[];
+  /** Set the node's owner once written (false when the file is created with it already). */
+  chown: boolean;
 }
 
 /** What the data phase reports as it goes. */
@@ -52,33 +56,44 @@ interface Needed {
 
 /** Gaps between needed blobs of one pack above this are skipped with a new ranged read. */
 const MAX_GAP = 1024 * 1024;
+/** Bytes and blobs of one pack span written at once while later blobs are opened. */
+const MAX_WRITING_BYTES = 8 * 1024 * 1024;
+const MAX_WRITING_BLOBS = 64;
 /** Files held open at once; the least recently used idle one is closed beyond this. */
 const MAX_OPEN = 256;
+
+/** Options of {@link writeData}. */
+export interface DataOptions {
+  /** Packs downloaded at once. */
+  concurrency: number;
+  opener: BlobOpener;
+  events: DataEvents;
+  signal?: AbortSignal | undefined;
+}
 
 /** Writes the contents of `jobs`, downloading up to `concurrency` packs at once. */
 export async function writeData(
   repo: Repository,
   jobs: readonly FileJob[],
-  options: { concurrency: number; owner: boolean; events: DataEvents; signal?: AbortSignal },
+  options: DataOptions,
 ): Promise<void> {
-  const writer = new DataWriter(repo, options.owner, options.events, options.signal);
-  await writer.run(jobs, Math.max(1, options.concurrency));
+  await new DataWriter(repo, options).run(jobs, Math.max(1, options.concurrency));
 }
 
 class DataWriter {
   readonly #repo: Repository;
-  readonly #owner: boolean;
+  readonly #opener: BlobOpener;
   readonly #events: DataEvents;
   readonly #signal: AbortSignal | undefined;
   /** Open handles, least recently used first. */
   readonly #open = new Map<JobState, FileHandle>();
   #fatal: { error: unknown } | undefined;
 
-  constructor(repo: Repository, owner: boolean, events: DataEvents, signal?: AbortSignal) {
+  constructor(repo: Repository, options: DataOptions) {
     this.#repo = repo;
-    this.#owner = owner;
-    this.#events = events;
-    this.#signal = signal;
+    this.#opener = options.opener;
+    this.#events = options.events;
+    this.#signal = options.signal;
   }
 
   async run(jobs: readonly FileJob[], concurrency: number): Promise<void> {
@@ -134,13 +149,17 @@ class DataWriter {
     return this.#fatal !== undefined || this.#signal?.aborted === true;
   }
 
-  /** Downloads one span of a pack and handles its blobs as their bytes arrive. */
+  /**
+   * Downloads one span of a pack and handles its blobs as their bytes arrive. Blobs are opened
+   * in turn; their writes run on while the next ones are opened, up to a bound of bytes.
+   */
   async #range(pack: string, blobs: Needed[]): Promise<void> {
     const first = blobs[0] as Needed;
     const last = blobs[blobs.length - 1] as Needed;
     const start = first.location.offset;
     const end = last.location.offset + last.location.length;
     const bytes = new ByteQueue();
+    const writing = new InFlight();
     let position = start;
     let next = 0;
     try {
@@ -156,7 +175,9 @@ class DataWriter {
           const sealed = bytes.take(length);
           position = offset + length;
           next++;
-          await this.#blob(pack, blob, sealed);
+          const weight = blob.location.rawLength * blob.targets.length;
+          writing.add(this.#blob(pack, blob, sealed), weight);
+          await writing.below(MAX_WRITING_BYTES, MAX_WRITING_BLOBS);
           if (this.#stopped()) return;
         }
       }
@@ -164,6 +185,8 @@ class DataWriter {
       if (!isStorageError(error, "NOT_FOUND")) throw error;
       await this.#lose(pack, blobs.slice(next), "is missing from the destination");
       return;
+    } finally {
+      await writing.drain();
     }
     await this.#lose(pack, blobs.slice(next), "is truncated");
   }
@@ -179,7 +202,7 @@ class DataWriter {
     if (blob.targets.every((t) => t.state.failed)) return;
     let plain: Buffer;
     try {
-      plain = this.#repo.openBlob("data", blob.id, sealed, blob.location.rawLength);
+      plain = await this.#opener.open(blob.id, sealed, blob.location.rawLength);
       if (plain.length !== blob.location.rawLength) {
         throw new RepoError(
           "DAMAGED",
@@ -217,10 +240,14 @@ class DataWriter {
 
   async #finish(state: JobState): Promise<void> {
     let metaError: unknown;
+    // Busy while finishing, or making room for another file could close this one's handle.
+    state.busy++;
     try {
-      await applyHandleMeta(await this.#handle(state), state.job.node, this.#owner);
+      await applyHandleMeta(await this.#handle(state), state.job.node, state.job.chown);
     } catch (error) {
       metaError = error;
+    } finally {
+      state.busy--;
     }
     await this.#close(state);
     this.#events.done(state.job, metaError);
@@ -305,45 +332,4 @@ function ranges(blobs: Needed[]): Needed[][] {
   }
   if (current.length > 0) out.push(current);
   return out;
-}
-
-/** Received bytes not consumed yet, kept as the parts they arrived in. */
-class ByteQueue {
-  readonly #parts: Buffer[] = [];
-  length = 0;
-
-  push(part: Buffer): void {
-    if (part.length === 0) return;
-    this.#parts.push(part);
-    this.length += part.length;
-  }
-
-  skip(n: number): void {
-    this.take(n);
-  }
-
-  take(n: number): Buffer {
-    const head = this.#parts[0];
-    if (head !== undefined && head.length >= n) {
-      this.#consume(n);
-      return head.subarray(0, n);
-    }
-    const out = Buffer.allocUnsafe(n);
-    let filled = 0;
-    while (filled < n) {
-      const part = this.#parts[0] as Buffer;
-      const used = Math.min(part.length, n - filled);
-      out.set(part.subarray(0, used), filled);
-      filled += used;
-      this.#consume(used);
-    }
-    return out;
-  }
-
-  #consume(n: number): void {
-    const head = this.#parts[0] as Buffer;
-    if (n >= head.length) this.#parts.shift();
-    else this.#parts[0] = head.subarray(n);
-    this.length -= n;
-  }
 }

@@ -86,57 +86,60 @@ describe("restore refuses what could escape the target", () => {
         assert.match(error.message, /unsafe name/);
         return true;
       });
-      assert.deepEqual([...(await describeTree(parent)).keys()], ["in", "in/target"]);
+      assert.deepEqual([...(await describeTree(parent)).keys()], []);
     }
   });
 });
 
 describe("restore from a damaged repository", () => {
-  it("names the file of a tampered blob and its pack, and restores the rest", async (t) => {
-    const builder = await RepoBuilder.create();
-    const snap = await builder.snapshot({
-      ok: file("fine"),
-      large: file(BIG),
-      linked: file("linked", { inode: 9, links: 2 }),
-      again: file("linked", { inode: 9, links: 2 }),
-      copy: file(BIG.subarray(100 * 1024, 200 * 1024)),
+  for (const workers of [0, 1]) {
+    it(`names the file of a tampered blob and its pack, and restores the rest (${workers} workers)`, async (t) => {
+      const builder = await RepoBuilder.create();
+      const snap = await builder.snapshot({
+        ok: file("fine"),
+        large: file(BIG),
+        linked: file("linked", { inode: 9, links: 2 }),
+        again: file("linked", { inode: 9, links: 2 }),
+        copy: file(BIG.subarray(100 * 1024, 200 * 1024)),
+      });
+      const second = where(builder, BIG.subarray(100 * 1024, 200 * 1024));
+      const bytes = builder.packBytes(second.pack);
+      bytes[second.offset + 100] = (bytes[second.offset + 100] ?? 0) ^ 1;
+      const linked = where(builder, "linked");
+      const more = builder.packBytes(linked.pack);
+      more[linked.offset + linked.length - 1] = (more[linked.offset + linked.length - 1] ?? 0) ^ 1;
+      const { dir: target, cleanup } = await tempDir();
+      t.after(cleanup);
+      const warnings: string[] = [];
+      const error = await restore(builder.repo, snap, {
+        target,
+        workers,
+        onWarning: (m) => warnings.push(m),
+      }).then(
+        () => assert.fail("the restore succeeded"),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof RestoreDamagedError);
+      assert.equal(error.code, "DAMAGED");
+      // Names sort "again" first: it is the hardlink group's first member, "linked" links to it.
+      assert.deepEqual(error.files, ["/again", "/copy", "/large"]);
+      assert.match(error.message, /3 files could not be restored.*\/again, \/copy, \/large\./);
+      assert.equal(error.result.files, 1);
+      assert.deepEqual(error.result.warnings, warnings);
+      const pack = second.pack.slice(0, 12);
+      assert.ok(
+        warnings.some((w) => w.startsWith("/large: not restored: ") && w.includes(`pack ${pack}`)),
+        warnings.join("\n"),
+      );
+      assert.ok(
+        warnings.some((w) => /^\/linked: .*hardlink to \/again/.test(w)),
+        warnings.join("\n"),
+      );
+      const tree = await describeTree(target);
+      assert.deepEqual([...tree.keys()], ["ok"]);
+      assert.equal(tree.get("ok")?.sha256, sha256("fine"));
     });
-    const second = where(builder, BIG.subarray(100 * 1024, 200 * 1024));
-    const bytes = builder.packBytes(second.pack);
-    bytes[second.offset + 100] = (bytes[second.offset + 100] ?? 0) ^ 1;
-    const linked = where(builder, "linked");
-    const more = builder.packBytes(linked.pack);
-    more[linked.offset + linked.length - 1] = (more[linked.offset + linked.length - 1] ?? 0) ^ 1;
-    const { dir: target, cleanup } = await tempDir();
-    t.after(cleanup);
-    const warnings: string[] = [];
-    const error = await restore(builder.repo, snap, {
-      target,
-      onWarning: (m) => warnings.push(m),
-    }).then(
-      () => assert.fail("the restore succeeded"),
-      (e: unknown) => e,
-    );
-    assert.ok(error instanceof RestoreDamagedError);
-    assert.equal(error.code, "DAMAGED");
-    // Names sort "again" first: it is the hardlink group's first member, "linked" links to it.
-    assert.deepEqual(error.files, ["/again", "/copy", "/large"]);
-    assert.match(error.message, /3 files could not be restored.*\/again, \/copy, \/large\./);
-    assert.equal(error.result.files, 1);
-    assert.deepEqual(error.result.warnings, warnings);
-    const pack = second.pack.slice(0, 12);
-    assert.ok(
-      warnings.some((w) => w.startsWith("/large: not restored: ") && w.includes(`pack ${pack}`)),
-      warnings.join("\n"),
-    );
-    assert.ok(
-      warnings.some((w) => /^\/linked: .*hardlink to \/again/.test(w)),
-      warnings.join("\n"),
-    );
-    const tree = await describeTree(target);
-    assert.deepEqual([...tree.keys()], ["ok"]);
-    assert.equal(tree.get("ok")?.sha256, sha256("fine"));
-  });
+  }
 
   it("reports files cut off by a truncated or missing pack", async (t) => {
     const builder = await RepoBuilder.create();

@@ -48,28 +48,35 @@ export function reason(error: unknown): string {
   return code !== undefined && !message.includes(code) ? `${code}: ${message}` : message;
 }
 
+/** A directory ready for contents: made now, or found with its group and mode. */
+export type DirOutcome = { made: true } | { made: false; gid: number; mode: number };
+
 /**
- * Makes `dest` a real directory. Returns undefined when it is one, or why it cannot be used:
- * a symlink is never followed nor removed; another non-directory is replaced unless
- * `overwrite` is never.
+ * Makes `dest` a real directory, or says why it cannot be used: a symlink is never followed nor
+ * removed; another non-directory is replaced unless `overwrite` is never.
  */
-export async function ensureDir(dest: string, overwrite: Overwrite): Promise<string | undefined> {
+export async function ensureDir(
+  dest: string,
+  overwrite: Overwrite,
+): Promise<DirOutcome | { refuse: string }> {
   try {
     await mkdir(dest, { mode: 0o700 });
-    return undefined;
+    return { made: true };
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
   }
-  const stat = await lstat(dest);
-  if (stat.isDirectory()) return undefined;
-  if (stat.isSymbolicLink()) {
+  const st = await lstat(dest);
+  if (st.isDirectory()) return { made: false, gid: st.gid, mode: st.mode };
+  if (st.isSymbolicLink()) {
     const to = await readlink(dest).catch(() => "?");
-    return `it is a symbolic link (to ${to}) in the target; refusing to restore through it (remove it to restore here)`;
+    return {
+      refuse: `it is a symbolic link (to ${to}) in the target; refusing to restore through it (remove it to restore here)`,
+    };
   }
-  if (overwrite === "never") return "a file is in the way and overwrite is never";
+  if (overwrite === "never") return { refuse: "a file is in the way and overwrite is never" };
   await unlink(dest);
   await mkdir(dest, { mode: 0o700 });
-  return undefined;
+  return { made: true };
 }
 
 /** What to do with one file, symlink or hardlink. */
@@ -137,18 +144,25 @@ export async function sameChunks(
 }
 
 /**
- * Applies owner (when asked), mode and mtime through an open descriptor. Owner comes first:
- * chown clears set-id bits that chmod then sets.
+ * Applies owner (when `chown`), mode and mtime through an open descriptor, each attempted even
+ * when another fails; throws the first failure. Owner comes first: chown clears set-id bits
+ * that chmod then sets.
  */
 export async function applyHandleMeta(
   handle: FileHandle,
   node: TreeNode,
-  owner: boolean,
+  chown: boolean,
 ): Promise<void> {
-  if (owner) await handle.chown(node.uid, node.gid);
-  await handle.chmod(node.mode);
+  const failures: unknown[] = [];
+  if (chown) await handle.chown(node.uid, node.gid).catch((error: unknown) => failures.push(error));
   const mtime = nsToSeconds(node.mtime);
-  await handle.utimes(mtime, mtime);
+  for (const outcome of await Promise.allSettled([
+    handle.chmod(node.mode),
+    handle.utimes(mtime, mtime),
+  ])) {
+    if (outcome.status === "rejected") failures.push(outcome.reason);
+  }
+  if (failures.length > 0) throw failures[0];
 }
 
 /** Applies a directory's metadata, opening it with O_NOFOLLOW so a swapped-in link is refused. */

@@ -227,12 +227,12 @@ describe("restore", () => {
     assert.equal(tree.get("hard1")?.ino, tree.get("sub/hard2")?.ino);
   });
 
-  it("works on one connection, reports progress, and stops on abort", async (t) => {
+  it("works on one connection with worker threads, reports progress, and stops on abort", async (t) => {
     const { builder, snap } = await site({ maxConnections: 1 });
     const { dir: target, cleanup } = await tempDir();
     t.after(cleanup);
     const reports: { files: number; bytes: number; totalFiles: number; totalBytes: number }[] = [];
-    await run(builder, snap, { target, onProgress: (p) => reports.push(p) });
+    await run(builder, snap, { target, workers: 2, onProgress: (p) => reports.push(p) });
     const last = reports.at(-1);
     assert.ok(last);
     assert.equal(last.files, last.totalFiles);

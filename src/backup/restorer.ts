@@ -3,38 +3,20 @@
  * symlinks and specials cleared or skipped per `overwrite` → contents by pack (restore-data.ts)
  * → hardlinks → directory metadata, deepest first.
  */
-import { link, mkdir, open, readlink, symlink, type FileHandle } from "node:fs/promises";
-import { join, resolve } from "node:path";
-import { constants } from "node:fs";
+import { resolve } from "node:path";
 import { RepoError } from "../repo/errors.ts";
-import type { BlobLocation } from "../repo/index-file.ts";
 import { mapLimit } from "../repo/io.ts";
+import { RepoLock, type LeaseOptions } from "../repo/lock.ts";
 import type { Repository } from "../repo/repository.ts";
 import type { SnapshotEntry } from "../repo/snapshot.ts";
-import { writeData, type FileJob } from "./restore-data.ts";
-import { planRestore, type PlanEntry } from "./restore-plan.ts";
-import {
-  applyDirMeta,
-  applyHandleMeta,
-  applySymlinkMeta,
-  clearFor,
-  CREATE_FLAGS,
-  ensureDir,
-  lstatOrUndefined,
-  quickSame,
-  reason,
-  sameChunks,
-  type Overwrite,
-} from "./restore-target.ts";
+import { blobOpener } from "./blob-openers.ts";
+import { writeData } from "./restore-data.ts";
+import { EntryWriter, type RestoreCounts } from "./restore-entries.ts";
+import { planRestore } from "./restore-plan.ts";
+import { Meter, type RestoreProgress } from "./restore-progress.ts";
+import { reason, type Overwrite } from "./restore-target.ts";
 
-/** Progress of a restore: files and bytes done (written or found identical) of the totals. */
-export interface RestoreProgress {
-  files: number;
-  bytes: number;
-  totalFiles: number;
-  totalBytes: number;
-  current?: string;
-}
+export type { RestoreProgress };
 
 export interface RestoreOptions {
   /** Directory to restore into; created if missing. */
@@ -62,9 +44,17 @@ export interface RestoreOptions {
   onProgress?: (p: RestoreProgress) => void;
   onWarning?: (message: string) => void;
   signal?: AbortSignal;
+  /**
+   * Worker threads that authenticate, decrypt and decompress blobs; 0 keeps that work on the
+   * main thread [one per core beside the main thread's, at most four, for restores of 64 MiB
+   * or more].
+   */
+  workers?: number;
+  /** Lease timing of the shared lock (tests). */
+  lease?: LeaseOptions;
 }
 
-export interface RestoreResult {
+export interface RestoreResult extends RestoreCounts {
   /** Regular files written (hardlinks not counted). */
   files: number;
   /** Directories created or updated. */
@@ -101,8 +91,6 @@ export class RestoreDamagedError extends RepoError {
   }
 }
 
-/** Minimum time between two progress reports. */
-const PROGRESS_INTERVAL_MS = 100;
 /** Files prepared (lstat, compare, create) at once. */
 const PREPARE_CONCURRENCY = 16;
 
@@ -116,10 +104,24 @@ export async function restore(
   snapshot: SnapshotEntry,
   options: RestoreOptions,
 ): Promise<RestoreResult> {
-  const overwrite = options.overwrite ?? "if-changed";
-  const owner = options.owner ?? process.getuid?.() === 0;
+  // A shared lock keeps prune (exclusive) from repacking the packs we read; a read-only
+  // destination cannot be pruned from here and takes none.
+  const lock = repo.storage.capabilities.readOnly
+    ? undefined
+    : await RepoLock.acquire(repo, false, "restore", options.lease);
+  try {
+    return await restoreUnlocked(repo, snapshot, options);
+  } finally {
+    await lock?.release();
+  }
+}
+
+async function restoreUnlocked(
+  repo: Repository,
+  snapshot: SnapshotEntry,
+  options: RestoreOptions,
+): Promise<RestoreResult> {
   const { signal } = options;
-  const target = resolve(options.target);
   const result: RestoreResult = {
     files: 0,
     dirs: 0,
@@ -133,9 +135,6 @@ export async function restore(
     result.warnings.push(message);
     options.onWarning?.(message);
   };
-  const damaged: string[] = [];
-
-  await mkdir(target, { recursive: true });
   await repo.loadIndex();
   const plan = await planRestore(repo, snapshot.snapshot, options.path ?? "/", {
     include: options.include,
@@ -143,107 +142,34 @@ export async function restore(
     signal,
   });
   const progress = new Meter(plan.totalFiles, plan.totalBytes, options.onProgress);
-  const dest = (entry: PlanEntry): string => join(target, entry.rel);
-  /** Directories that could not be made: nothing goes below them. */
-  const blocked = new Set<PlanEntry>();
-  const isBlocked = (entry: PlanEntry): boolean =>
-    entry.parent !== undefined && blocked.has(entry.parent);
-  /** File entries present in the target after this run, for hardlinks to point at. */
-  const present = new Set<PlanEntry>();
+  const damaged: string[] = [];
+  const writer = await EntryWriter.open({
+    repo,
+    target: resolve(options.target),
+    overwrite: options.overwrite ?? "if-changed",
+    owner: options.owner ?? process.getuid?.() === 0,
+    result,
+    progress,
+    warn,
+    damaged,
+  });
 
-  const dirs: PlanEntry[] = [];
   for (const entry of plan.entries) {
     if (entry.kind !== "dir") continue;
     signal?.throwIfAborted();
-    if (isBlocked(entry)) {
-      blocked.add(entry);
-      continue;
-    }
-    const why = await ensureDir(dest(entry), overwrite).catch(reason);
-    if (why !== undefined) {
-      blocked.add(entry);
-      warn(`${entry.path}: not restored to ${dest(entry)}: ${why}.`);
-      continue;
-    }
-    dirs.push(entry);
-    result.dirs++;
+    await writer.dir(entry);
   }
 
-  const prepareFile = async (entry: PlanEntry): Promise<FileJob | undefined> => {
-    const { node } = entry;
-    const path = dest(entry);
-    const chunks: { id: string; location: BlobLocation }[] = [];
-    try {
-      for (const id of node.content ?? []) chunks.push({ id, location: repo.locate("data", id) });
-    } catch (error) {
-      damaged.push(entry.path);
-      warn(`${entry.path}: not restored: ${reason(error)}`);
-      return undefined;
-    }
-    const size = chunks.reduce((sum, c) => sum + c.location.rawLength, 0);
-    const found = { byHash: false };
-    const decision = await clearFor(path, overwrite, async (stat) => {
-      if (quickSame(stat, node, size)) return true;
-      if (!stat.isFile() || stat.size !== BigInt(size)) return false;
-      const pieces = chunks.map((c) => ({ id: c.id, length: c.location.rawLength }));
-      found.byHash = await sameChunks(path, pieces, (data) => repo.blobId(data));
-      return found.byHash;
-    });
-    if (typeof decision === "object") {
-      warn(`${entry.path}: not restored to ${path}: ${decision.refuse}.`);
-      return undefined;
-    }
-    if (decision === "skip") {
-      present.add(entry);
-      result.skipped++;
-      progress.add(1, size, entry.path);
-      // Same contents, other mtime: the metadata is restored, the contents left alone.
-      if (found.byHash)
-        await withHandle(path, constants.O_RDONLY, (h) => applyHandleMeta(h, node, owner));
-      return undefined;
-    }
-    if (chunks.length > 0) return { path: entry.path, dest: path, node, size, chunks };
-    await withHandle(path, CREATE_FLAGS, (h) => applyHandleMeta(h, node, owner), 0o600);
-    present.add(entry);
-    result.files++;
-    progress.add(1, 0, entry.path);
-    return undefined;
-  };
-
-  const prepareSymlink = async (entry: PlanEntry): Promise<void> => {
-    const path = dest(entry);
-    const to = entry.node.target;
-    if (to === undefined) {
-      warn(`${entry.path}: not restored: the symlink has no target recorded.`);
-      return;
-    }
-    const decision = await clearFor(
-      path,
-      overwrite,
-      async (stat) => stat.isSymbolicLink() && (await readlink(path)) === to,
-    );
-    if (typeof decision === "object") {
-      warn(`${entry.path}: not restored to ${path}: ${decision.refuse}.`);
-    } else if (decision === "skip") {
-      result.skipped++;
-    } else {
-      await symlink(to, path);
-      result.symlinks++;
-      await applySymlinkMeta(path, entry.node, owner).catch((error: unknown) => {
-        warn(`${entry.path}: restored without its owner or mtime: ${reason(error)}`);
-      });
-    }
-  };
-
   const prepared = await mapLimit(plan.entries, PREPARE_CONCURRENCY, async (entry) => {
-    if (entry.kind === "dir" || entry.kind === "hardlink" || isBlocked(entry)) return undefined;
+    if (entry.kind === "dir" || entry.kind === "hardlink" || writer.blocked(entry))
+      return undefined;
     signal?.throwIfAborted();
     try {
-      if (entry.kind === "file") return await prepareFile(entry);
-      if (entry.kind === "symlink") await prepareSymlink(entry);
+      if (entry.kind === "file") return await writer.file(entry);
+      if (entry.kind === "symlink") await writer.symlink(entry);
       else warn(`${entry.path}: not restored: ferry does not create ${entry.node.type} nodes.`);
     } catch (error) {
-      warn(`${entry.path}: not restored to ${dest(entry)}: ${reason(error)}`);
+      warn(`${entry.path}: not restored to ${writer.dest(entry)}: ${reason(error)}`);
     }
     return undefined;
   });
@@ -252,119 +178,48 @@ export async function restore(
   const entryOf = new Map(
     plan.entries.filter((e) => e.kind === "file").map((e) => [e.path, e] as const),
   );
-  await writeData(repo, jobs, {
-    concurrency: repo.storage.capabilities.maxConnections,
-    owner,
-    ...(signal === undefined ? {} : { signal }),
-    events: {
-      written: (job, bytes) => {
-        result.bytes += bytes;
-        progress.add(0, bytes, job.path);
+  const bytes = jobs.reduce((sum, job) => sum + job.size, 0);
+  const opener = blobOpener(
+    repo,
+    bytes,
+    options.workers === undefined ? {} : { workers: options.workers, threshold: 0 },
+  );
+  try {
+    await writeData(repo, jobs, {
+      concurrency: repo.storage.capabilities.maxConnections,
+      opener,
+      signal,
+      events: {
+        written: (job, bytes) => {
+          result.bytes += bytes;
+          progress.add(0, bytes, job.path);
+        },
+        done: (job, metaError) => {
+          const entry = entryOf.get(job.path);
+          if (entry !== undefined) writer.present(entry);
+          result.files++;
+          progress.add(1, 0, job.path);
+          if (metaError !== undefined) {
+            warn(`${job.path}: restored without all its metadata: ${reason(metaError)}`);
+          }
+        },
+        failed: (job, message, isDamage) => {
+          if (isDamage) damaged.push(job.path);
+          warn(message);
+        },
       },
-      done: (job, metaError) => {
-        const entry = entryOf.get(job.path);
-        if (entry !== undefined) present.add(entry);
-        result.files++;
-        progress.add(1, 0, job.path);
-        if (metaError !== undefined) {
-          warn(`${job.path}: restored without all its metadata: ${reason(metaError)}`);
-        }
-      },
-      failed: (job, message, isDamage) => {
-        if (isDamage) damaged.push(job.path);
-        warn(message);
-      },
-    },
-  });
+    });
+  } finally {
+    await opener.close();
+  }
 
   for (const entry of plan.entries) {
-    if (entry.kind !== "hardlink" || isBlocked(entry) || entry.linkTo === undefined) continue;
+    if (entry.kind !== "hardlink" || writer.blocked(entry)) continue;
     signal?.throwIfAborted();
-    const primary = entry.linkTo;
-    if (!present.has(primary)) {
-      warn(`${entry.path}: not restored: it is a hardlink to ${primary.path}, which was not.`);
-      continue;
-    }
-    const path = dest(entry);
-    try {
-      const decision = await clearFor(path, overwrite, async (stat) => {
-        const first = await lstatOrUndefined(dest(primary));
-        return first !== undefined && first.ino === stat.ino && first.dev === stat.dev;
-      });
-      if (typeof decision === "object") {
-        warn(`${entry.path}: not restored to ${path}: ${decision.refuse}.`);
-      } else if (decision === "skip") {
-        result.skipped++;
-      } else {
-        await link(dest(primary), path);
-        result.hardlinks++;
-      }
-    } catch (error) {
-      warn(`${entry.path}: not restored to ${path}: ${reason(error)}`);
-    }
+    await writer.hardlink(entry);
   }
-
-  // Deepest first: a directory's mtime and mode are set after everything inside it is written.
-  for (const entry of dirs.reverse()) {
-    await applyDirMeta(dest(entry), entry.node, owner).catch((error: unknown) => {
-      warn(`${entry.path}: restored without all its metadata: ${reason(error)}`);
-    });
-  }
+  await writer.finishDirs();
   progress.report();
   if (damaged.length > 0) throw new RestoreDamagedError([...new Set(damaged)].sort(), result);
   return result;
-}
-
-async function withHandle(
-  path: string,
-  flags: number,
-  fn: (handle: FileHandle) => Promise<void>,
-  mode?: number,
-): Promise<void> {
-  const handle = await open(path, flags | constants.O_NOFOLLOW, mode);
-  try {
-    await fn(handle);
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Progress counters with a rate limit on reports. */
-class Meter {
-  readonly #totalFiles: number;
-  readonly #totalBytes: number;
-  readonly #report: ((p: RestoreProgress) => void) | undefined;
-  #files = 0;
-  #bytes = 0;
-  #current: string | undefined;
-  #last = 0;
-
-  constructor(totalFiles: number, totalBytes: number, report?: (p: RestoreProgress) => void) {
-    this.#totalFiles = totalFiles;
-    this.#totalBytes = totalBytes;
-    this.#report = report;
-  }
-
-  add(files: number, bytes: number, current: string): void {
-    this.#files += files;
-    this.#bytes += bytes;
-    this.#current = current;
-    if (this.#report !== undefined && Date.now() - this.#last >= PROGRESS_INTERVAL_MS) {
-      this.report();
-    }
-  }
-
-  /** Reports now. */
-  report(): void {
-    if (this.#report === undefined) return;
-    this.#last = Date.now();
-    const p: RestoreProgress = {
-      files: this.#files,
-      bytes: this.#bytes,
-      totalFiles: this.#totalFiles,
-      totalBytes: this.#totalBytes,
-    };
-    if (this.#current !== undefined) p.current = this.#current;
-    this.#report(p);
-  }
 }
