@@ -3,9 +3,17 @@
  * thread which chunks are new, then compresses and seals those. The main thread only packs and
  * uploads. Messages are described in chunk-pool.ts.
  */
-import { constants, fstat, read, type BigIntStats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstat,
+  fstatSync,
+  openSync,
+  read,
+  readSync,
+  type BigIntStats,
+} from "node:fs";
 import { promisify } from "node:util";
-import { open } from "node:fs/promises";
 import { parentPort, workerData } from "node:worker_threads";
 import { frame } from "../repo/codec.ts";
 import { blobId, seal } from "../repo/crypto.ts";
@@ -122,6 +130,25 @@ function stdinSource(): Source {
   };
 }
 
+/**
+ * A file read with synchronous calls. This is a worker thread, so blocking is harmless here,
+ * while each fs.promises call cost a thread-pool round trip: open, read, fstat and close took
+ * 2 of every 8 CPU seconds a worker spent on the benchmark's 20,000 small files.
+ */
+function fileSource(path: string): Source {
+  // O_NOFOLLOW: the walk saw a regular file; if a symlink replaced it since, do not follow it.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+  return {
+    read: (buffer, offset, length) =>
+      Promise.resolve({ bytesRead: readSync(fd, buffer, offset, length, null) }),
+    stat: () => Promise.resolve(fstatSync(fd, { bigint: true })),
+    close: () => {
+      closeSync(fd);
+      return Promise.resolve();
+    },
+  };
+}
+
 async function chunkFile(
   job: number,
   path: string,
@@ -129,9 +156,7 @@ async function chunkFile(
 ): Promise<void> {
   let handle: Source;
   try {
-    // O_NOFOLLOW: the walk saw a regular file; if a symlink replaced it since, do not follow it.
-    handle =
-      path === STDIN ? stdinSource() : await open(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    handle = path === STDIN ? stdinSource() : fileSource(path);
   } catch (error) {
     fail(job, error);
     return;
