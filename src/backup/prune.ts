@@ -28,6 +28,7 @@ import { RepoError } from "../repo/errors.ts";
 import type { PackContents } from "../repo/index-file.ts";
 import { listNames, mapLimit } from "../repo/io.ts";
 import { DIRS, isObjectName, packKey } from "../repo/layout.ts";
+import { sweepTemporary } from "./temp-sweep.ts";
 import { RepoLock, type LeaseOptions } from "../repo/lock.ts";
 import type { BlobType } from "../repo/pack.ts";
 import { Packer } from "../repo/packer.ts";
@@ -95,6 +96,8 @@ export interface PruneReport {
   indexFiles: { removed: number; written: number };
   /** Stored bytes freed: removed, repacked and unreferenced packs less what was written. */
   bytesFreed: number;
+  /** Temporary objects of uploads that never finished (killed backups), removed. */
+  temporary: { objects: number; bytes: number };
 }
 
 /**
@@ -156,6 +159,8 @@ export async function prune(repo: Repository, options: PruneOptions = {}): Promi
   try {
     const decision = await decide(repo, maxUnused, options);
     const report = summarize(decision);
+    // Under the exclusive lock no upload is running, so every temporary object is a leftover.
+    report.temporary = await sweepTemporary(repo.storage, dryRun || lock === undefined);
     if (dryRun || lock === undefined) return report;
     await execute(repo, lock, decision, report, options);
     return report;
@@ -254,6 +259,7 @@ function summarize({ state, stored, plan, used }: Decision): PruneReport {
     removed,
     repacked: { ...repacked, blobsMoved: moved.length, bytesMoved },
     written: { packs: 0, bytes: 0 },
+    temporary: { objects: 0, bytes: 0 },
     unreferenced,
     missing: plan.missing.length,
     indexFiles: { removed: rewrite ? state.names.length : 0, written: rewrite ? 1 : 0 },

@@ -6,7 +6,7 @@
  */
 import { PassThrough, Readable } from "node:stream";
 import { StorageError, isRetriable, isStorageError } from "./errors.ts";
-import { checkKey, isTempName, keyPath, parentPath, tempPath } from "./keys.ts";
+import { checkKey, isTempName, keyPath, parentPath, tempKeyPath, tempPath } from "./keys.ts";
 import type { ConnectionPool } from "./pool.ts";
 import type { ProtocolConnection, ProtocolFeatures } from "./protocol.ts";
 import type {
@@ -14,7 +14,9 @@ import type {
   Capabilities,
   Entry,
   FreeSpace,
+  ListOptions,
   ReadOptions,
+  RemoveOptions,
   ServerInfo,
   Storage,
   WriteOptions,
@@ -57,13 +59,17 @@ export class FileStorage implements Storage {
     }));
   }
 
-  async *list(dir: string): AsyncIterable<Entry> {
+  async *list(dir: string, options: ListOptions = {}): AsyncIterable<Entry> {
     const path = keyPath(this.#root, dir);
     const connection = await this.#pool.acquire();
     let broken = false;
     try {
       for await (const entry of connection.list(path)) {
-        if (entry.name === "." || entry.name === ".." || isTempName(entry.name)) continue;
+        if (entry.name === "." || entry.name === "..") continue;
+        if (isTempName(entry.name)) {
+          if (options.temporary === true) yield { ...entry, temporary: true };
+          continue;
+        }
         yield entry;
       }
     } catch (error) {
@@ -184,8 +190,9 @@ export class FileStorage implements Storage {
     this.#pool.use((connection) => connection.remove(path)).catch(() => undefined);
   }
 
-  async remove(key: string): Promise<void> {
-    const path = keyPath(this.#root, key);
+  async remove(key: string, options: RemoveOptions = {}): Promise<void> {
+    const path =
+      options.temporary === true ? tempKeyPath(this.#root, key) : keyPath(this.#root, key);
     return this.#pool.use((connection) => connection.remove(path));
   }
 

@@ -37,6 +37,25 @@ export function keyPath(root: string, key: string): string {
   return root.endsWith("/") ? `${root}${key}` : `${root}/${key}`;
 }
 
+/**
+ * The protocol path of a temporary object's key (as `list` with `temporary` reports it): the
+ * same checks as {@link keyPath}, except that the base name must be a temporary name.
+ */
+export function tempKeyPath(root: string, key: string): string {
+  const cut = key.lastIndexOf("/");
+  const dir = cut < 0 ? "" : key.slice(0, cut);
+  const name = key.slice(cut + 1);
+  if (!isTempName(name) || /[\r\n\0/]/.test(name)) {
+    throw new StorageError(
+      "INVALID",
+      `Invalid temporary key ${JSON.stringify(key)}: its name is not one of ferry's temporary names.`,
+      { key },
+    );
+  }
+  const parent = keyPath(root, dir);
+  return parent.endsWith("/") ? `${parent}${name}` : `${parent}/${name}`;
+}
+
 /** Parent of a protocol path (`/a/b` → `/a`, `/a` → `/`, `a` → `.`). */
 export function parentPath(path: string): string {
   const cut = path.replace(/\/+$/, "").lastIndexOf("/");

@@ -24,6 +24,24 @@ export interface Entry {
   mtime?: Date;
   /** The raw protocol line the entry was parsed from (FTP LIST/MLSD), for diagnostics. */
   raw?: string;
+  /** A temporary object of an upload that never finished (listed only when asked for). */
+  temporary?: boolean;
+}
+
+/** Options of `list`. */
+export interface ListOptions {
+  /**
+   * Also list temporary objects left by uploads that never finished (a killed process), marked
+   * `temporary`, so a caller that knows no upload is running (prune, under its exclusive lock)
+   * can remove them with `remove(key, { temporary: true })`.
+   */
+  temporary?: boolean;
+}
+
+/** Options of `remove`. */
+export interface RemoveOptions {
+  /** The key names a temporary object listed with `{ temporary: true }`. */
+  temporary?: boolean;
 }
 
 /**
@@ -114,7 +132,7 @@ export interface Storage {
    * never appear. Rejects (while iterating) with NOT_FOUND when the directory does not exist, and
    * with PROTOCOL when the server truncated the listing: a listing is complete or an error.
    */
-  list(dir: string): AsyncIterable<Entry>;
+  list(dir: string, options?: ListOptions): AsyncIterable<Entry>;
 
   /**
    * The bytes of an object, streamed, from `offset` for at most `length` bytes. NOT_FOUND if the
@@ -135,7 +153,7 @@ export interface Storage {
   write(key: string, body: Body, options?: WriteOptions): Promise<number>;
 
   /** Removes one object (not a directory). NOT_FOUND when absent; callers that do not care catch it. */
-  remove(key: string): Promise<void>;
+  remove(key: string, options?: RemoveOptions): Promise<void>;
 
   /** Removes an empty directory. NOT_FOUND when absent. */
   removeDir(key: string): Promise<void>;

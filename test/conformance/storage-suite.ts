@@ -129,6 +129,27 @@ export function storageConformance(name: string, options: SuiteOptions): void {
       );
     });
 
+    it("lists temporary objects when asked, and removes one by its listed key", async (t) => {
+      if (!options.rawWrite) {
+        t.skip(`no rawWrite for ${name}: a leftover temporary object cannot be planted`);
+        return;
+      }
+      await storage.write("sweep/kept", Buffer.from("kept"));
+      await options.rawWrite(`sweep/${STRAY_TEMP}`, Buffer.from("partial"));
+      const listed = [];
+      for await (const entry of storage.list("sweep", { temporary: true })) listed.push(entry);
+      assert.deepEqual(
+        listed.map((e) => [e.name, e.temporary === true]).sort(),
+        [
+          [STRAY_TEMP, true],
+          ["kept", false],
+        ].sort(),
+      );
+      await assert.rejects(storage.remove("sweep/kept", { temporary: true }), { code: "INVALID" });
+      await storage.remove(`sweep/${STRAY_TEMP}`, { temporary: true });
+      assert.deepEqual(await rawListing(t, "sweep"), ["kept"]);
+    });
+
     it("reads ranges; a range past the end yields the bytes there are", async () => {
       const data = randomBytes(300_000);
       await storage.write("range/object", data);

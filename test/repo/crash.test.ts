@@ -732,26 +732,20 @@ async function bigSourceSmall(dir: string): Promise<void> {
 }
 
 describe("uploads interrupted by a crash", () => {
-  it(
-    "leave no temporary objects behind once prune has run",
-    {
-      todo: "prune and check never see .ferry-tmp- objects (listings hide them): a killed upload's partial pack stays forever",
-    },
-    async (t) => {
-      const { dir: work, cleanup } = await tempDir("ferry-temp-");
-      t.after(cleanup);
-      const src = join(work, "src");
-      const repoDir = join(work, "repo");
-      await mkdir(src);
-      await writeFile(join(src, "file"), randomBytes(50_000));
-      const repo = await initLocal(t, repoDir);
-      await backup(repo, { paths: [src] });
-      // What a backup killed in the middle of uploading a pack leaves: its temporary object.
-      const partial = join(repoDir, tempPath(packKey(randomBytes(32).toString("hex"))));
-      await mkdir(dirname(partial), { recursive: true });
-      await writeFile(partial, randomBytes(300_000));
-      await prune(await openLocal(t, repoDir));
-      assert.deepEqual(await tempFiles(repoDir), []);
-    },
-  );
+  it("leave no temporary objects behind once prune has run", async (t) => {
+    const { dir: work, cleanup } = await tempDir("ferry-temp-");
+    t.after(cleanup);
+    const src = join(work, "src");
+    const repoDir = join(work, "repo");
+    await mkdir(src);
+    await writeFile(join(src, "file"), randomBytes(50_000));
+    const repo = await initLocal(t, repoDir);
+    await backup(repo, { paths: [src] });
+    // What a backup killed in the middle of uploading a pack leaves: its temporary object.
+    const partial = join(repoDir, tempPath(packKey(randomBytes(32).toString("hex"))));
+    await mkdir(dirname(partial), { recursive: true });
+    await writeFile(partial, randomBytes(300_000));
+    await prune(await openLocal(t, repoDir));
+    assert.deepEqual(await tempFiles(repoDir), []);
+  });
 });

@@ -7,7 +7,7 @@
 import { Transform, type Readable, pipeline } from "node:stream";
 import { isStorageError } from "../errors.ts";
 import { silentLog, type ProtocolLog } from "../protocol-log.ts";
-import type { Body, ReadOptions, Storage, WriteOptions } from "../storage.ts";
+import type { Body, ListOptions, ReadOptions, Storage, WriteOptions } from "../storage.ts";
 
 /** A key as it appears in a log line: quoted when it holds spaces or control characters. */
 function shown(key: string): string {
@@ -48,12 +48,12 @@ export function withOperationLog(storage: Storage, log: ProtocolLog): Storage {
     }
   }
 
-  async function* list(dir: string) {
+  async function* list(dir: string, options?: ListOptions) {
     const start = performance.now();
     const what = `list ${shown(dir)}`;
     let entries = 0;
     try {
-      for await (const entry of storage.list(dir)) {
+      for await (const entry of storage.list(dir, options)) {
         entries++;
         yield entry;
       }
@@ -124,7 +124,7 @@ export function withOperationLog(storage: Storage, log: ProtocolLog): Storage {
         () => storage.write(key, body, options),
         (size) => `${String(size)} B`,
       ),
-    remove: (key) => logged(`remove ${shown(key)}`, () => storage.remove(key)),
+    remove: (key, options) => logged(`remove ${shown(key)}`, () => storage.remove(key, options)),
     removeDir: (key) => logged(`removeDir ${shown(key)}`, () => storage.removeDir(key)),
     rename: (from, to, options) =>
       logged(`rename ${shown(from)} -> ${shown(to)}`, () => storage.rename(from, to, options)),

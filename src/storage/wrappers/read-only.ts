@@ -21,7 +21,7 @@ export function withReadOnly(storage: Storage): Storage {
       return { ...storage.capabilities, readOnly: true };
     },
     stat: (key) => storage.stat(key),
-    list: (dir) => storage.list(dir),
+    list: (dir, options) => storage.list(dir, options),
     read: (key, options) => storage.read(key, options),
     write: (key) => refuse("write", key),
     remove: (key) => refuse("remove", key),

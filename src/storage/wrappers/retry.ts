@@ -7,7 +7,7 @@
 import { PassThrough, type Readable } from "node:stream";
 import { isRetriable } from "../errors.ts";
 import type { ProtocolLog } from "../protocol-log.ts";
-import type { Body, ReadOptions, Storage, WriteOptions } from "../storage.ts";
+import type { Body, ListOptions, ReadOptions, Storage, WriteOptions } from "../storage.ts";
 
 export interface RetryOptions {
   /** Retries after the first attempt; 0 = unlimited. */
@@ -78,11 +78,11 @@ export function withRetry(storage: Storage, options: RetryOptions): Storage {
       return storage.capabilities;
     },
     stat: (key) => run(`stat "${key}"`, () => storage.stat(key)),
-    list: (dir) => retryingList(storage, dir, options),
+    list: (dir, listOptions) => retryingList(storage, dir, options, listOptions),
     read: (key, readOptions) => resumingRead(storage, key, readOptions ?? {}, options),
     write: (key: string, body: Body, writeOptions?: WriteOptions) =>
       run(`write "${key}"`, () => storage.write(key, body, writeOptions)),
-    remove: (key) => run(`remove "${key}"`, () => storage.remove(key)),
+    remove: (key, opts) => run(`remove "${key}"`, () => storage.remove(key, opts)),
     removeDir: (key) => run(`removeDir "${key}"`, () => storage.removeDir(key)),
     rename: (from, to, renameOptions) =>
       run(`rename "${from}"`, () => storage.rename(from, to, renameOptions)),
@@ -95,11 +95,16 @@ export function withRetry(storage: Storage, options: RetryOptions): Storage {
 }
 
 /** A listing that breaks is listed again; entries already yielded are not yielded twice. */
-async function* retryingList(storage: Storage, dir: string, options: RetryOptions) {
+async function* retryingList(
+  storage: Storage,
+  dir: string,
+  options: RetryOptions,
+  listOptions?: ListOptions,
+) {
   const seen = new Set<string>();
   for (let attempt = 1; ; attempt++) {
     try {
-      for await (const entry of storage.list(dir)) {
+      for await (const entry of storage.list(dir, listOptions)) {
         if (seen.has(entry.name)) continue;
         seen.add(entry.name);
         yield entry;

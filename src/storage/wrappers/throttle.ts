@@ -121,12 +121,12 @@ export function withThrottle(
       return storage.capabilities;
     },
     stat: (key) => storage.stat(key),
-    list: (dir) => storage.list(dir),
+    list: (dir, options) => storage.list(dir, options),
     read: (key: string, options?: ReadOptions) =>
       down ? throttled(storage.read(key, options), down) : storage.read(key, options),
     write: (key: string, body: Body, options?: WriteOptions) =>
       storage.write(key, up ? throttledBody(body, up) : body, options),
-    remove: (key) => storage.remove(key),
+    remove: (key, options) => storage.remove(key, options),
     removeDir: (key) => storage.removeDir(key),
     rename: (from, to, options) => storage.rename(from, to, options),
     mkdir: (key) => storage.mkdir(key),
