@@ -20,10 +20,17 @@ describe("blob openers", () => {
       const network = Buffer.concat([Buffer.from("head"), sealed[0]?.bytes ?? Buffer.alloc(0)]);
       const view = network.subarray(4);
       const opened = await Promise.all(
-        sealed.map((s, i) => opener.open(s.id, i === 0 ? view : s.bytes, plains[i]?.length ?? 0)),
+        sealed.map((s, i) =>
+          opener.open(s.id, i === 0 ? view : Buffer.from(s.bytes), plains[i]?.length ?? 0),
+        ),
       );
       assert.deepEqual(opened, plains);
-      assert.equal(network.length, (sealed[0]?.bytes.length ?? 0) + 4, "the caller's bytes stay");
+      // A view is copied, never moved: the rest of its buffer may hold other blobs.
+      assert.equal(network.length, (sealed[0]?.bytes.length ?? 0) + 4);
+      // A buffer owning its memory is moved to a worker (left empty here), not copied.
+      const own = Buffer.from(sealed[0]?.bytes ?? Buffer.alloc(0));
+      assert.deepEqual(await opener.open(sealed[0]?.id ?? "", own, 70_000), plains[0]);
+      assert.equal(own.buffer.byteLength === 0, workers > 0);
 
       const first = sealed[0];
       assert.ok(first);
@@ -36,9 +43,11 @@ describe("blob openers", () => {
       });
       const other = sealed[1];
       assert.ok(other);
-      await assert.rejects(opener.open(other.id, first.bytes, 70_000), { code: "DAMAGED" });
+      await assert.rejects(opener.open(other.id, Buffer.from(first.bytes), 70_000), {
+        code: "DAMAGED",
+      });
       // Still usable after failures.
-      assert.deepEqual(await opener.open(other.id, other.bytes, 5), plains[1]);
+      assert.deepEqual(await opener.open(other.id, Buffer.from(other.bytes), 5), plains[1]);
     });
   }
 });

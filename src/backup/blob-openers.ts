@@ -26,8 +26,12 @@ export type OpenReply =
   | { seq: number; plain: Uint8Array }
   | { seq: number; code: RepoErrorCode | undefined; message: string };
 
-/** Authenticates and opens a sealed data blob; rejects with DAMAGED as Repository.openBlob. */
+/** Authenticates and opens sealed data blobs; rejects with DAMAGED as Repository.openBlob. */
 export interface BlobOpener {
+  /**
+   * The plaintext of one blob. Takes `sealed` over: when it owns its whole ArrayBuffer that
+   * memory is moved to a worker, so the caller must not use it afterwards.
+   */
   open(id: string, sealed: Buffer, rawLength: number): Promise<Buffer>;
   close(): Promise<void>;
 }
@@ -100,8 +104,13 @@ class WorkerOpener implements BlobOpener {
     const seq = this.#seq++;
     slot.load++;
     // Cloning a view clones its whole ArrayBuffer (a network chunk holding other blobs): the
-    // blob's own bytes are copied once and moved instead.
-    const own = new Uint8Array(sealed);
+    // blob's bytes are moved, copied first unless they own their memory.
+    const memory = sealed.buffer;
+    const whole =
+      memory instanceof ArrayBuffer &&
+      sealed.byteOffset === 0 &&
+      sealed.byteLength === memory.byteLength;
+    const own = whole ? new Uint8Array(memory) : new Uint8Array(sealed);
     const request: OpenRequest = { seq, id, sealed: own, rawLength };
     return new Promise<Buffer>((resolve, reject) => {
       this.#pending.set(seq, { resolve, reject, worker: slot });

@@ -58,9 +58,9 @@ interface Needed {
 const MAX_GAP = 1024 * 1024;
 /** Bytes and blobs of one pack span written at once while later blobs are opened. */
 const MAX_WRITING_BYTES = 8 * 1024 * 1024;
-const MAX_WRITING_BLOBS = 64;
+const MAX_WRITING_BLOBS = 32;
 /** Files held open at once; the least recently used idle one is closed beyond this. */
-const MAX_OPEN = 256;
+const MAX_OPEN = 512;
 
 /** Options of {@link writeData}. */
 export interface DataOptions {

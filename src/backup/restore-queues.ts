@@ -24,7 +24,8 @@ export class ByteQueue {
       this.#consume(n);
       return head.subarray(0, n);
     }
-    const out = Buffer.allocUnsafe(n);
+    // Its own memory (never the shared pool), so it can be moved to a worker without a copy.
+    const out = Buffer.allocUnsafeSlow(n);
     let filled = 0;
     while (filled < n) {
       const part = this.#parts[0] as Buffer;
