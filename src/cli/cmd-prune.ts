@@ -103,6 +103,11 @@ export function pruneText(r: PruneReport): string {
     `Rewritten:       ${packs(r.repacked)} ${would}rewritten, moving ${plural(r.repacked.blobsMoved, "blob")} (${formatSize(r.repacked.bytesMoved)})`,
     ...(r.dryRun ? [] : [`Written:         ${packs(r.written)}`]),
     `Unreferenced:    ${packs(r.unreferenced)} ${would}removed (left by interrupted backups)`,
+    ...(r.temporary.objects > 0
+      ? [
+          `Temporary:       ${plural(r.temporary.objects, "object")} (${formatSize(r.temporary.bytes)}) of uploads that never finished ${would}removed`,
+        ]
+      : []),
     ...(r.missing > 0
       ? [`Missing:         ${plural(r.missing, "pack")} dropped from the index (none was needed)`]
       : []),
