@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { link, mkdir, symlink, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { listLocks } from "../repo/lock.ts";
 import type { Repository } from "../repo/repository.ts";
+import { StorageError } from "../storage/errors.ts";
 import type { BackupSummary } from "../repo/snapshot.ts";
 import type { TreeNode } from "../repo/tree.ts";
 import { memoryRepo, reopen, tempDir } from "../../test/repo/helpers.ts";
@@ -97,6 +100,45 @@ describe("backup", () => {
     assert.equal(summaryOf(third).filesChanged, 1);
     assert.equal(summaryOf(third).filesUnmodified, 2);
     assert.notEqual(third.snapshot.tree, first.snapshot.tree);
+  });
+
+  it("fails, without hanging, when packs cannot be stored, and releases its lock", async () => {
+    const { dir: big, cleanup: done } = await tempDir();
+    try {
+      for (let i = 0; i < 150; i++) await writeFile(join(big, `f${i}`), randomBytes(270 * 1024));
+      // Packs of 1 MiB, so uploads fail while most files are still being read.
+      const { repo, server } = await memoryRepo(undefined, {
+        packSize: { target: 1024 * 1024, max: 8 * 1024 * 1024 },
+      });
+      server.fault = (operation, path) =>
+        operation === "write" && path.includes("/data/")
+          ? new StorageError("NO_SPACE", "The destination is full (test).")
+          : undefined;
+      await assert.rejects(backup(repo, { paths: [big] }), { code: "NO_SPACE" });
+      server.fault = undefined;
+      assert.deepEqual(await listLocks(repo), []);
+    } finally {
+      await done();
+    }
+  });
+
+  it("warns when a named path or its parent is a symlink, and marks what is lost as incomplete", async () => {
+    const { repo } = await memoryRepo();
+    const warnings: string[] = [];
+    const linked = join(dir, "link"); // -> src/a.txt
+    const viaLink = await backup(repo, {
+      paths: [linked],
+      onWarning: (w) => warnings.push(`${w.path}: ${w.message}`),
+    });
+    assert.ok(warnings.some((w) => w.includes("only the link is stored")));
+    assert.equal(viaLink.snapshot.incomplete, undefined);
+    await symlink(join(dir, "src"), join(dir, "srclink"));
+    const below = await backup(repo, {
+      paths: [join(dir, "srclink", "a.txt")],
+      onWarning: (w) => warnings.push(`${w.path}: ${w.message}`),
+    });
+    assert.ok(warnings.some((w) => w.includes("paths named below it are not backed up")));
+    assert.equal(below.snapshot.incomplete, true);
   });
 
   it("refuses a path that does not exist", async () => {

@@ -140,8 +140,10 @@ export class ChunkPool {
     const then = (step: () => unknown): void => {
       job.chain = job.chain.then(step);
       job.chain.catch((error: unknown) => {
-        this.#finish(worker, message.job);
-        job.reject(error);
+        // Packing failed (an upload after its retries, a full destination): the whole backup
+        // fails. Rejecting every job frees the walk's slots; workers waiting for an answer are
+        // terminated by close().
+        this.#fail(error);
       });
     };
     switch (message.t) {

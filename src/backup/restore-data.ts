@@ -13,7 +13,13 @@ import type { TreeNode } from "../repo/tree.ts";
 import { isStorageError } from "../storage/errors.ts";
 import type { BlobOpener } from "./blob-openers.ts";
 import { ByteQueue, InFlight } from "./restore-queues.ts";
-import { applyHandleMeta, CREATE_FLAGS, reason, REOPEN_FLAGS } from "./restore-target.ts";
+import {
+  applyHandleMeta,
+  CREATE_FLAGS,
+  reason,
+  REOPEN_FLAGS,
+  unlinkIfThere,
+} from "./restore-target.ts";
 
 /** One file whose contents the data phase writes. */
 export interface FileJob {
@@ -26,6 +32,8 @@ export interface FileJob {
   chunks: { id: string; location: BlobLocation }[];
   /** Set the node's owner once written (false when the file is created with it already). */
   chown: boolean;
+  /** An old file is at `dest`: removed just before the first write, not when planning. */
+  replace?: boolean;
 }
 
 /** What the data phase reports as it goes. */
@@ -274,6 +282,7 @@ class DataWriter {
       try {
         await this.#makeRoom();
         // The first open creates the file (never reusing one: O_EXCL, O_NOFOLLOW) at full size.
+        if (!state.created && state.job.replace === true) await unlinkIfThere(state.job.dest);
         const opened = state.created
           ? await open(state.job.dest, REOPEN_FLAGS)
           : await open(state.job.dest, CREATE_FLAGS, 0o600);

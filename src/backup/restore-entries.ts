@@ -156,9 +156,13 @@ export class EntryWriter {
   }
 
   /** What to do at a path: a fresh directory needs no look. */
-  async #decide(entry: PlanEntry, same: Parameters<typeof clearFor>[2]): Promise<Decision> {
+  async #decide(
+    entry: PlanEntry,
+    same: Parameters<typeof clearFor>[2],
+    defer = false,
+  ): Promise<Decision> {
     if (this.#dirOf(entry).fresh) return "create";
-    return clearFor(this.dest(entry), this.#ctx.overwrite, same);
+    return clearFor(this.dest(entry), this.#ctx.overwrite, same, defer);
   }
 
   /**
@@ -179,13 +183,17 @@ export class EntryWriter {
     }
     const size = chunks.reduce((sum, c) => sum + c.location.rawLength, 0);
     const found = { byHash: false };
-    const decision = await this.#decide(entry, async (st) => {
-      if (quickSame(st, node, size)) return true;
-      if (!st.isFile() || st.size !== BigInt(size)) return false;
-      const pieces = chunks.map((c) => ({ id: c.id, length: c.location.rawLength }));
-      found.byHash = await sameChunks(path, pieces, (data) => repo.blobId(data));
-      return found.byHash;
-    });
+    const decision = await this.#decide(
+      entry,
+      async (st) => {
+        if (quickSame(st, node, size)) return true;
+        if (!st.isFile() || st.size !== BigInt(size)) return false;
+        const pieces = chunks.map((c) => ({ id: c.id, length: c.location.rawLength }));
+        found.byHash = await sameChunks(path, pieces, (data) => repo.blobId(data));
+        return found.byHash;
+      },
+      chunks.length > 0,
+    );
     const chown = this.#needsChown(entry);
     if (typeof decision === "object") {
       warn(`${entry.path}: not restored to ${path}: ${decision.refuse}.`);
@@ -203,7 +211,17 @@ export class EntryWriter {
       }
       return undefined;
     }
-    if (chunks.length > 0) return { path: entry.path, dest: path, node, size, chunks, chown };
+    if (chunks.length > 0) {
+      return {
+        path: entry.path,
+        dest: path,
+        node,
+        size,
+        chunks,
+        chown,
+        replace: decision === "replace",
+      };
+    }
     await withHandle(path, CREATE_FLAGS, (h) => applyHandleMeta(h, node, chown), 0o600);
     this.#present.add(entry);
     result.files++;

@@ -168,6 +168,20 @@ describe("restore from a damaged repository", () => {
     assert.equal((await lstat(join(target, "z"))).isDirectory(), true);
   });
 
+  it("keeps an existing file whose new data never arrived", async (t) => {
+    const builder = await RepoBuilder.create();
+    const snap = await builder.snapshot({ a: file("first"), z: dir({ deep: file("deep") }) });
+    builder.removePack(where(builder, "deep").pack);
+    const { dir: target, cleanup } = await tempDir();
+    t.after(cleanup);
+    await mkdir(join(target, "z"));
+    await writeFile(join(target, "z", "deep"), "the old version");
+    for (const overwrite of ["if-changed", "always"] as const) {
+      await assert.rejects(restore(builder.repo, snap, { target, overwrite }), RestoreDamagedError);
+      assert.equal(await readFile(join(target, "z", "deep"), "utf8"), "the old version");
+    }
+  });
+
   it("reports a file whose blob no index lists", async (t) => {
     const builder = await RepoBuilder.create();
     const ghost = await builder.node("ghost", file("boo"));

@@ -80,25 +80,37 @@ export async function ensureDir(
 }
 
 /** What to do with one file, symlink or hardlink. */
-export type Decision = "create" | "skip" | { refuse: string };
+export type Decision = "create" | "replace" | "skip" | { refuse: string };
 
 /**
  * Decides about a non-directory `dest` and clears the way: what is there is unlinked (never
  * followed) when it is to be replaced. `same` tells whether the existing file already holds
- * what the snapshot has (called for if-changed only).
+ * what the snapshot has (called for if-changed only). With `defer`, the unlink is left to the
+ * caller ("replace"): a file whose data is still to be downloaded keeps its old version until
+ * its first authenticated bytes are ready, so a restore that fails midway does not delete files
+ * it never got to.
  */
 export async function clearFor(
   dest: string,
   overwrite: Overwrite,
   same: (stat: BigIntStats) => Promise<boolean>,
+  defer = false,
 ): Promise<Decision> {
   const stat = await lstatOrUndefined(dest);
   if (stat === undefined) return "create";
   if (overwrite === "never") return "skip";
   if (stat.isDirectory()) return { refuse: "a directory is in the way" };
   if (overwrite === "if-changed" && (await same(stat))) return "skip";
+  if (defer) return "replace";
   await unlink(dest);
   return "create";
+}
+
+/** Removes what is at `dest` (never following it); absent is fine. */
+export async function unlinkIfThere(dest: string): Promise<void> {
+  await unlink(dest).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  });
 }
 
 /**

@@ -213,6 +213,24 @@ export class BackupRun {
         this.#warn(childAbs, `cannot read metadata: ${cst.message}`, true);
         continue;
       }
+      if (childOnly !== undefined && !cst.isDirectory()) {
+        if (childOnly.children.size > 0) {
+          // `/home` as a symlink to `/var/home`, say: what was named below it would vanish.
+          this.#warn(
+            childAbs,
+            "is not a directory (a symbolic link?), so the paths named below it are not backed up; name the real path",
+            true,
+          );
+          continue;
+        }
+        if (cst.isSymbolicLink()) {
+          this.#warn(
+            childAbs,
+            "is a symbolic link: only the link is stored; name its target to back up what it points to",
+            false,
+          );
+        }
+      }
       const prev = previous.get(child);
       let done: Done;
       if (cst.isDirectory()) {

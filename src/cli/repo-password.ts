@@ -41,7 +41,11 @@ const NEW_NAMES: SourceNames = {
  * and stderr are ours, so a password manager can ask for its own unlock.
  */
 export async function runPasswordCommand(command: string): Promise<string> {
-  const child = spawn("/bin/sh", ["-c", command], { stdio: ["inherit", "pipe", "inherit"] });
+  // Standard input only when it is a terminal: a pipe may carry `backup --stdin` data, which a
+  // command that reads its input would silently eat.
+  const child = spawn("/bin/sh", ["-c", command], {
+    stdio: [process.stdin.isTTY ? "inherit" : "ignore", "pipe", "inherit"],
+  });
   const chunks: Buffer[] = [];
   child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk));
   const status = await new Promise<number | string>((resolve, reject) => {

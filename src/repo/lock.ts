@@ -89,6 +89,8 @@ export async function listLocks(
       });
     } catch (error) {
       if (isStorageError(error, "NOT_FOUND")) continue;
+      // A failed read says nothing about the lock: never treat it as unreadable (and removable).
+      if (isStorageError(error)) throw error;
       out.push({ name, error: error instanceof Error ? error.message : String(error) });
     }
   }
@@ -108,6 +110,8 @@ export class RepoLock {
   #timer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
   #released = false;
+  /** Why the lease lapsed, once it has. */
+  #lapsed: string | undefined;
 
   private constructor(
     repo: Repository,
@@ -209,14 +213,38 @@ export class RepoLock {
     }
   }
 
-  /** Pushes the lease forward: writes a new lock file, then removes the old one. */
+  /**
+   * Pushes the lease forward: checks that our lock file is still there, writes a new one, then
+   * removes the old one. A lease that lapsed first (a sleeping laptop, a long network outage) or
+   * whose file another run removed as stale is never revived: once lapsed, the lock stays lapsed
+   * and {@link check} refuses, because a prune may have run meanwhile.
+   */
   async refresh(): Promise<void> {
-    if (this.#released) return;
+    if (this.#released || this.#lapsed !== undefined) return;
     this.#refreshing ??= (async () => {
       try {
+        if (this.#now() > this.#validUntil) {
+          this.#lapse(
+            `its lease expired at ${new Date(this.#validUntil).toISOString()} before it could be refreshed`,
+          );
+          return;
+        }
+        try {
+          await this.#repo.storage.stat(fileKey("lock", this.#name));
+        } catch (error) {
+          if (!isStorageError(error, "NOT_FOUND")) throw error;
+          this.#lapse("another run removed it as stale");
+          return;
+        }
         const validUntil = this.#now() + this.#leaseMs;
         const name = await RepoLock.#write(this.#repo, this.#info, validUntil);
         const old = this.#name;
+        if (this.#now() > this.#validUntil) {
+          // The old lease ran out while the new file was written: someone may have judged us gone.
+          await this.#repo.storage.remove(fileKey("lock", name)).catch(() => undefined);
+          this.#lapse("its lease expired while it was being refreshed");
+          return;
+        }
         this.#name = name;
         this.#validUntil = validUntil;
         await this.#repo.storage.remove(fileKey("lock", old)).catch(() => undefined);
@@ -231,15 +259,21 @@ export class RepoLock {
     await this.#refreshing;
   }
 
+  #lapse(why: string): void {
+    this.#lapsed = why;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#onMessage(`The repository lock lapsed: ${why}.`);
+  }
+
   /**
-   * Throws LOCKED when our lease has lapsed (refreshes failed for a whole lease): another run may
-   * have cleared it, so nothing that depends on the lock may be written.
+   * Throws LOCKED when our lease has lapsed (refreshes failed for a whole lease, or another run
+   * removed our lock as stale): nothing that depends on the lock may be written.
    */
   check(): void {
-    if (this.#now() > this.#validUntil) {
+    if (this.#lapsed !== undefined || this.#now() > this.#validUntil) {
       throw new RepoError(
         "LOCKED",
-        "The repository lock lapsed (it could not be refreshed in time); stopping without writing a snapshot. Run the backup again.",
+        `The repository lock lapsed (${this.#lapsed ?? "it could not be refreshed in time"}); stopping without writing anything that depends on it. Run the command again.`,
       );
     }
   }
@@ -262,6 +296,8 @@ export async function unlock(
 ): Promise<string[]> {
   const removed: string[] = [];
   for (const entry of await listLocks(repo)) {
+    // A lock that does not decode may belong to a live run: only --remove-all removes it.
+    if (entry.lock === undefined && !all) continue;
     const reason =
       entry.lock === undefined ? `unreadable: ${entry.error ?? ""}` : staleReason(entry.lock, now);
     if (!all && reason === undefined) continue;

@@ -6,7 +6,7 @@ import { MemoryServer } from "../../src/storage/adapters/memory.ts";
 import { openStorage } from "../../src/storage/open.ts";
 import { parseSettings } from "../../src/storage/settings.ts";
 import type { Storage } from "../../src/storage/storage.ts";
-import { Repository } from "../../src/repo/repository.ts";
+import { Repository, type InitOptions } from "../../src/repo/repository.ts";
 
 /** A cheap KDF: tests open repositories often. */
 export const TEST_KDF = { memoryKiB: 64, passes: 1, parallelism: 1 };
@@ -14,12 +14,13 @@ export const TEST_KDF = { memoryKiB: 64, passes: 1, parallelism: 1 };
 /** A fresh repository on a memory server, without a cache. */
 export async function memoryRepo(
   server = new MemoryServer(),
+  init: Omit<InitOptions, "kdf" | "cacheRoot"> = {},
 ): Promise<{ repo: Repository; storage: Storage; server: MemoryServer }> {
   const storage = await openStorage(parseSettings({ type: "memory", path: "/repo" }), {
     memory: server,
     retry: { baseDelayMs: 1, maxDelayMs: 2 },
   });
-  const repo = await Repository.init(storage, "pw", { kdf: TEST_KDF, cacheRoot: null });
+  const repo = await Repository.init(storage, "pw", { ...init, kdf: TEST_KDF, cacheRoot: null });
   return { repo, storage, server };
 }
 
