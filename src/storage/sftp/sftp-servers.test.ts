@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { type AddressInfo, connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -573,17 +573,19 @@ if (reason !== undefined && process.env.CI) {
     });
   });
 
+  /** The backup directory of the storage last opened, on the server's disk. */
+  let chrootDisk: string | undefined;
+  const onChrootDisk = (key: string): string => {
+    if (chrootDisk === undefined) throw new Error("no storage was opened");
+    return join(chrootDisk, key);
+  };
   storageConformance("sftp (OpenSSH, chrooted sftp-only user)", {
     open: async () => {
       const user = server.users.chroot;
       assert.ok(user);
-      const dialer = createSftpDialer(
-        settings(user, {
-          password: user.password,
-          path: `upload/conformance-${randomBytes(4).toString("hex")}`,
-        }),
-        log,
-      );
+      const path = `upload/conformance-${randomBytes(4).toString("hex")}`;
+      chrootDisk = join(user.home, path);
+      const dialer = createSftpDialer(settings(user, { password: user.password, path }), log);
       // openStorage's stack minus throttle and op log (they are not SFTP's concern).
       const pool = new ConnectionPool(dialer, { max: 4, log });
       return withRetry(new FileStorage(pool, await pool.acquire()), {
@@ -592,5 +594,7 @@ if (reason !== undefined && process.env.CI) {
         log,
       });
     },
+    rawNames: (dir) => readdir(onChrootDisk(dir)),
+    rawWrite: (key, data) => writeFile(onChrootDisk(key), data),
   });
 }
