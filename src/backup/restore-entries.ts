@@ -37,12 +37,18 @@ import {
 
 /** Counts a restore reports. */
 export interface RestoreCounts {
+  /** Regular files written (hardlinks not counted). */
   files: number;
+  /** Directories created or updated. */
   dirs: number;
   symlinks: number;
+  /** Hardlinks made to a file restored earlier in the same run. */
   hardlinks: number;
+  /** Bytes written. */
   bytes: number;
+  /** Existing files, symlinks and hardlinks left as they were (`overwrite`). */
   skipped: number;
+  /** Everything not restored or not fully (metadata), one message each. */
   warnings: string[];
 }
 

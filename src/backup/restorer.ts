@@ -54,21 +54,8 @@ export interface RestoreOptions {
   lease?: LeaseOptions;
 }
 
-export interface RestoreResult extends RestoreCounts {
-  /** Regular files written (hardlinks not counted). */
-  files: number;
-  /** Directories created or updated. */
-  dirs: number;
-  symlinks: number;
-  /** Hardlinks made to a file restored earlier in the same run. */
-  hardlinks: number;
-  /** Bytes written. */
-  bytes: number;
-  /** Existing files, symlinks and hardlinks left as they were (`overwrite`). */
-  skipped: number;
-  /** Everything not restored or not fully (metadata), one message each. */
-  warnings: string[];
-}
+/** What a restore did: see {@link RestoreCounts}. */
+export type RestoreResult = RestoreCounts;
 
 /**
  * The restore finished but some files could not be restored because the repository is damaged

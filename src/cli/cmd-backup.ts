@@ -7,7 +7,7 @@ import type { BackupSummary } from "../repo/snapshot.ts";
 import { EXIT, UsageError } from "./errors.ts";
 import { formatCount, formatDuration, formatRate, formatSize, printJsonLine } from "./format.ts";
 import { collect, size, wholeNumber } from "./parsers.ts";
-import { eta, ProgressLine } from "./progress.ts";
+import { eta, ProgressLine, progressReporter } from "./progress.ts";
 import { addRepoFlags, PASSWORD_HELP, withRepository, type RepoFlags } from "./repo-flags.ts";
 
 interface BackupFlags extends RepoFlags {
@@ -86,23 +86,12 @@ Examples:
     const json = flags.json === true;
     const progress = ProgressLine.forTerminal(json);
     const started = performance.now();
-    let lastJson = -Infinity;
     options.onWarning = (warning) => {
       if (json) printJsonLine({ type: "warning", ...warning });
       else (progress?.print.bind(progress) ?? warn)(warningLine(warning));
     };
-    if (json) {
-      options.onProgress = (p) => {
-        const now = performance.now();
-        if (now - lastJson < 1000) return;
-        lastJson = now;
-        printJsonLine({ type: "progress", ...p, elapsedMs: Math.round(now - started) });
-      };
-    } else if (progress !== undefined) {
-      options.onProgress = (p) => {
-        progress.update(progressText(p, performance.now() - started));
-      };
-    }
+    const onProgress = progressReporter(json, progress, started, progressText);
+    if (onProgress !== undefined) options.onProgress = onProgress;
     const { backup } = await import("../backup/archiver.ts");
     const result = await withRepository(flags, (repo) => backup(repo, options)).finally(() =>
       progress?.clear(),

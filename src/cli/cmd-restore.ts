@@ -12,7 +12,7 @@ import {
   printJsonLine,
 } from "./format.ts";
 import { collect, snapshotAndPath } from "./parsers.ts";
-import { eta, ProgressLine } from "./progress.ts";
+import { eta, ProgressLine, progressReporter } from "./progress.ts";
 import { addRepoFlags, PASSWORD_HELP, withRepository, type RepoFlags } from "./repo-flags.ts";
 
 interface RestoreFlags extends RepoFlags {
@@ -78,7 +78,6 @@ Examples:
     const json = flags.json === true;
     const progress = ProgressLine.forTerminal(json);
     const started = performance.now();
-    let lastJson = -Infinity;
     const options: RestoreOptions = { target: flags.target, overwrite: flags.overwrite };
     if (path !== undefined) options.path = path;
     if (flags.include !== undefined) options.include = flags.include;
@@ -89,18 +88,8 @@ Examples:
       else if (progress !== undefined) progress.print(`warning: ${message}`);
       else process.stderr.write(`warning: ${message}\n`);
     };
-    if (json) {
-      options.onProgress = (p) => {
-        const now = performance.now();
-        if (now - lastJson < 1000) return;
-        lastJson = now;
-        printJsonLine({ type: "progress", ...p, elapsedMs: Math.round(now - started) });
-      };
-    } else if (progress !== undefined) {
-      options.onProgress = (p) => {
-        progress.update(progressText(p, performance.now() - started));
-      };
-    }
+    const onProgress = progressReporter(json, progress, started, progressText);
+    if (onProgress !== undefined) options.onProgress = onProgress;
     let result: RestoreResult;
     let damaged: string[] = [];
     let snapshotId = "";

@@ -2,7 +2,7 @@
  * The progress line on a terminal: one line on stderr, redrawn at most ten times a second, cut to
  * the terminal's width, cleared before anything else is printed and when the work is done.
  */
-import { formatDuration } from "./format.ts";
+import { formatDuration, printJsonLine } from "./format.ts";
 
 /** One redrawn line. Use {@link ProgressLine.forTerminal} to get one only where it belongs. */
 export class ProgressLine {
@@ -64,4 +64,29 @@ export function fit(text: string, width: number): string {
 export function eta(done: number, total: number, elapsedMs: number): string | undefined {
   if (done <= 0 || total <= done || elapsedMs < 1000) return undefined;
   return formatDuration(((total - done) * elapsedMs) / done);
+}
+
+/**
+ * The progress callback of a long command: a JSON line at most once a second with `--json`, else
+ * the redrawn terminal line (nothing when stderr is not a terminal).
+ */
+export function progressReporter<P extends object>(
+  json: boolean,
+  line: ProgressLine | undefined,
+  started: number,
+  text: (progress: P, elapsedMs: number) => string,
+): ((progress: P) => void) | undefined {
+  if (json) {
+    let last = -Infinity;
+    return (p) => {
+      const now = performance.now();
+      if (now - last < 1000) return;
+      last = now;
+      printJsonLine({ type: "progress", ...p, elapsedMs: Math.round(now - started) });
+    };
+  }
+  if (line === undefined) return undefined;
+  return (p) => {
+    line.update(text(p, performance.now() - started));
+  };
 }
