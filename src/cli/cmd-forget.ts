@@ -1,5 +1,6 @@
 /** `ferry forget`: remove snapshots by a retention policy, optionally pruning their data. */
 import type { Command } from "commander";
+import { SNAPSHOT_COLUMNS, snapshotRow, snapshotTable } from "./snapshot-table.ts";
 import { parseCalendarDuration } from "../backup/duration.ts";
 import type { ForgetCandidate, ForgetReport } from "../backup/forget.ts";
 import type { PruneReport } from "../backup/prune.ts";
@@ -12,7 +13,7 @@ import {
 import { snapshotJson } from "./cmd-snapshots.ts";
 import { pruneText, runPrune, type PruneFlags } from "./cmd-prune.ts";
 import { UsageError } from "./errors.ts";
-import { formatSize, formatTime, plural, printJson, table } from "./format.ts";
+import { plural, printJson, table } from "./format.ts";
 import { collect, percent, wholeNumber } from "./parsers.ts";
 import { addRepoFlags, PASSWORD_HELP, withRepository, type RepoFlags } from "./repo-flags.ts";
 
@@ -164,39 +165,18 @@ function groupTitle(group: SnapshotGroup): string {
   return parts.length === 0 ? "All snapshots" : `Snapshots of ${parts.join("; ")}`;
 }
 
-function row(candidate: ForgetCandidate): string[] {
-  const { id, snapshot } = candidate.entry;
-  return [
-    id.slice(0, 8),
-    formatTime(snapshot.time),
-    snapshot.host,
-    snapshot.tags.join(","),
-    snapshot.paths.join("\n"),
-    snapshot.summary === undefined ? "" : formatSize(snapshot.summary.totalBytes),
-  ];
-}
-
-const COLUMNS = [
-  { title: "ID" },
-  { title: "Time" },
-  { title: "Host" },
-  { title: "Tags" },
-  { title: "Paths" },
-  { title: "Size", right: true },
-];
-
 function groupText(g: GroupDecision<ForgetCandidate>, dryRun: boolean): string {
   const out = [`${groupTitle(g.group)}:`, ""];
   out.push(`Keep ${plural(g.keep.length, "snapshot")}:`);
   out.push(
     table(
-      [...COLUMNS, { title: "Reasons" }],
-      g.keep.map((k) => [...row(k.snapshot), k.reasons.join("\n")]),
+      [...SNAPSHOT_COLUMNS, { title: "Reasons" }],
+      g.keep.map((k) => [...snapshotRow(k.snapshot.entry), k.reasons.join("\n")]),
     ),
   );
   if (g.remove.length > 0) {
     out.push(`${dryRun ? "Would remove" : "Remove"} ${plural(g.remove.length, "snapshot")}:`);
-    out.push(table(COLUMNS, g.remove.map(row)));
+    out.push(snapshotTable(g.remove.map((c) => c.entry)));
   }
   return out.join("\n");
 }

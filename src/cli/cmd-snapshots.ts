@@ -1,7 +1,8 @@
 /** `ferry snapshots`: list the snapshots in a repository. */
 import type { Command } from "commander";
 import type { SnapshotEntry } from "../repo/snapshot.ts";
-import { formatSize, formatTime, printJson, table } from "./format.ts";
+import { snapshotTable } from "./snapshot-table.ts";
+import { printJson } from "./format.ts";
 import { addRepoFlags, PASSWORD_HELP, withRepository, type RepoFlags } from "./repo-flags.ts";
 import {
   addSnapshotFilterFlags,
@@ -46,27 +47,7 @@ Examples:
       process.stdout.write("No snapshots.\n");
       return;
     }
-    const rows = snapshots.map(({ id, snapshot }) => [
-      `${id.slice(0, 8)}${snapshot.incomplete === true ? "*" : ""}`,
-      formatTime(snapshot.time),
-      snapshot.host,
-      snapshot.tags.join(","),
-      snapshot.paths.join("\n"),
-      snapshot.summary === undefined ? "" : formatSize(snapshot.summary.totalBytes),
-    ]);
-    process.stdout.write(
-      table(
-        [
-          { title: "ID" },
-          { title: "Time" },
-          { title: "Host" },
-          { title: "Tags" },
-          { title: "Paths" },
-          { title: "Size", right: true },
-        ],
-        rows,
-      ),
-    );
+    process.stdout.write(snapshotTable(snapshots));
     process.stdout.write(
       `${snapshots.length} snapshot${snapshots.length === 1 ? "" : "s"}${snapshots.some((s) => s.snapshot.incomplete === true) ? "; * incomplete" : ""}\n`,
     );
