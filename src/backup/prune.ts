@@ -100,25 +100,6 @@ export interface PruneReport {
   temporary: { objects: number; bytes: number };
 }
 
-/**
- * Stores every blob it is given once, even blobs the repository's in-memory index already
- * knows: those are exactly the blobs prune moves out of packs it is about to remove, and the
- * plain Packer would skip them as already stored.
- */
-class RepackPacker extends Packer {
-  readonly #added = new Set<string>();
-
-  override has(): boolean {
-    return false;
-  }
-
-  override async add(type: BlobType, id: string, sealed: Uint8Array, rawLength: number) {
-    if (this.#added.has(id)) return;
-    this.#added.add(id);
-    await super.add(type, id, sealed, rawLength);
-  }
-}
-
 /** Stops prune before it changes anything, saying why and what to run. */
 function refuse(reason: string, cause?: unknown): RepoError {
   return new RepoError(
@@ -283,7 +264,7 @@ async function execute(
   let written: PackContents[] = [];
   if (plan.repack.length > 0) {
     lock.check();
-    const packer = new RepackPacker(repo);
+    const packer = new Packer(repo, { ignoreIndex: true });
     let done = 0;
     progress("repack", 0, plan.repack.length);
     try {

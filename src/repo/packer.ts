@@ -40,14 +40,24 @@ export class Packer {
   /** Called after each pack and its index are stored. */
   onPackStored: ((pack: PackContents, bytes: number) => void) | undefined;
 
-  constructor(repo: Repository, concurrency = repo.storage.capabilities.maxConnections) {
+  readonly #ignoreIndex: boolean;
+
+  /**
+   * `ignoreIndex`: store every blob once even when the repository's index already lists it. Prune
+   * needs this: it moves exactly those blobs out of packs it is about to remove.
+   */
+  constructor(repo: Repository, options: { concurrency?: number; ignoreIndex?: boolean } = {}) {
     this.#repo = repo;
-    this.#concurrency = Math.max(1, concurrency);
+    this.#concurrency = Math.max(
+      1,
+      options.concurrency ?? repo.storage.capabilities.maxConnections,
+    );
+    this.#ignoreIndex = options.ignoreIndex === true;
   }
 
   /** True when the blob is stored, or will be by this packer. */
   has(id: string): boolean {
-    return this.#pending.has(id) || this.#repo.index.has(id);
+    return this.#pending.has(id) || (!this.#ignoreIndex && this.#repo.index.has(id));
   }
 
   /**
